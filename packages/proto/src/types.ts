@@ -1,0 +1,18 @@
+// Friendly names for the generated message types. `X` is what you may send,
+// `XOut` is what you receive (defaults filled in).
+export type { AgentChannelClient, AgentChannelHandlers } from "./gen/maro/v1/AgentChannel.js";
+export type { AgentMessage, AgentMessage__Output as AgentMessageOut } from "./gen/maro/v1/AgentMessage.js";
+export type { ClusterEvent, ClusterEvent__Output as ClusterEventOut } from "./gen/maro/v1/ClusterEvent.js";
+export type { ClusterStatus, ClusterStatus__Output as ClusterStatusOut } from "./gen/maro/v1/ClusterStatus.js";
+export type { Component, Component__Output as ComponentOut } from "./gen/maro/v1/Component.js";
+export type { ComponentSpec, ComponentSpec__Output as ComponentSpecOut } from "./gen/maro/v1/ComponentSpec.js";
+export type { ContainerStatus, ContainerStatus__Output as ContainerStatusOut } from "./gen/maro/v1/ContainerStatus.js";
+export type { Job, Job__Output as JobOut } from "./gen/maro/v1/Job.js";
+export type { JobSpec, JobSpec__Output as JobSpecOut } from "./gen/maro/v1/JobSpec.js";
+export type { MasterClient, MasterHandlers } from "./gen/maro/v1/Master.js";
+export type { MasterMessage, MasterMessage__Output as MasterMessageOut } from "./gen/maro/v1/MasterMessage.js";
+export type { Node, Node__Output as NodeOut } from "./gen/maro/v1/Node.js";
+export type { Register, Register__Output as RegisterOut } from "./gen/maro/v1/Register.js";
+export type { Resources, Resources__Output as ResourcesOut } from "./gen/maro/v1/Resources.js";
+export type { StartContainer, StartContainer__Output as StartContainerOut } from "./gen/maro/v1/StartContainer.js";
+export type { StopContainer, StopContainer__Output as StopContainerOut } from "./gen/maro/v1/StopContainer.js";

@@ -16,3 +16,7 @@ export type { Register, Register__Output as RegisterOut } from "./gen/maro/v1/Re
 export type { Resources, Resources__Output as ResourcesOut } from "./gen/maro/v1/Resources.js";
 export type { StartContainer, StartContainer__Output as StartContainerOut } from "./gen/maro/v1/StartContainer.js";
 export type { StopContainer, StopContainer__Output as StopContainerOut } from "./gen/maro/v1/StopContainer.js";
+export type { ListJobsResponse__Output as ListJobsResponseOut } from "./gen/maro/v1/ListJobsResponse.js";
+export type { ListNodesResponse__Output as ListNodesResponseOut } from "./gen/maro/v1/ListNodesResponse.js";
+export type { StopJobResponse__Output as StopJobResponseOut } from "./gen/maro/v1/StopJobResponse.js";
+export type { SubmitJobResponse__Output as SubmitJobResponseOut } from "./gen/maro/v1/SubmitJobResponse.js";

@@ -1,1 +1,16 @@
+// @maro/scheduler: pure placement. State in (Snapshot), plan out (Plan).
+
+export {
+  formatAmount,
+  formatCores,
+  formatCpu,
+  formatGpu,
+  formatMemory,
+  formatMetric,
+  formatResources,
+} from "./format.js";
+export { Ledger, type Mark } from "./ledger.js";
+export { placementOrder, queueOrder } from "./order.js";
+export { schedule } from "./schedule.js";
 export * from "./types.js";
+export { type JobProblem, validateJob } from "./validate.js";

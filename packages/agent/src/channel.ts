@@ -1,0 +1,181 @@
+import { credentials, type ClientDuplexStream } from "@grpc/grpc-js";
+import {
+  type AgentMessage,
+  type ContainerStatus,
+  loadMaroProto,
+  type MasterMessageOut,
+  PROTOCOL_VERSION,
+  type Resources,
+} from "@maro/proto";
+import { ownerLabels, toLaunchSpec } from "./launch-spec.js";
+import type { Logger } from "@maro/proto";
+import { type ContainerRuntime, RuntimeError, type RuntimeEvent } from "./runtime/types.js";
+
+export const AGENT_VERSION = "0.1.0";
+
+export interface ChannelOptions {
+  master: string;
+  cluster: string;
+  nodeName: string;
+  address: string;
+  allocatable: Resources;
+  gpuIndices: number[];
+  runtime: ContainerRuntime;
+  log: Logger;
+}
+
+/** Why the agent stopped trying: the master refused it for good. */
+export class RefusedError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const MAX_BUFFERED = 10_000;
+
+/**
+ * Keeps one stream to the master open, reconnecting with backoff. Container
+ * events that happen while disconnected are buffered and sent after the next
+ * registration, so no exit is lost.
+ */
+export class MasterChannel {
+  private stream: ClientDuplexStream<AgentMessage, MasterMessageOut> | null = null;
+  private registered = false;
+  private pending: ContainerStatus[] = [];
+  private heartbeat: NodeJS.Timeout | null = null;
+  private stopped = false;
+  private backoffMs = 100;
+  private readonly client;
+  private refused: ((err: RefusedError) => void) | null = null;
+
+  constructor(private readonly options: ChannelOptions) {
+    const proto = loadMaroProto();
+    this.client = new proto.maro.v1.AgentChannel(options.master, credentials.createInsecure(), {
+      "grpc.max_receive_message_length": 8 * 1024 * 1024,
+      "grpc.keepalive_time_ms": 10_000,
+    });
+    options.runtime.onEvent((event) => this.report(toStatus(event)));
+  }
+
+  /** Resolves never; rejects when the master refuses this agent. */
+  run(): Promise<never> {
+    return new Promise<never>((_, reject) => {
+      this.refused = reject;
+      void this.connect();
+    });
+  }
+
+  close(): void {
+    this.stopped = true;
+    this.clearHeartbeat();
+    this.stream?.end();
+    this.client.close();
+  }
+
+  private report(status: ContainerStatus): void {
+    if (this.registered && this.stream) this.stream.write({ status });
+    else if (this.pending.length < MAX_BUFFERED) this.pending.push(status);
+  }
+
+  private async connect(): Promise<void> {
+    if (this.stopped) return;
+    const o = this.options;
+    const containers = (await o.runtime.list(ownerLabels(o.cluster, o.nodeName)).catch(() => [])).map(
+      (c): ContainerStatus => ({
+        containerName: c.containerName,
+        state: c.running ? "running" : "exited",
+        timeMs: Date.now(),
+      }),
+    );
+    const stream = this.client.Connect();
+    this.stream = stream;
+    stream.on("data", (msg: MasterMessageOut) => this.onMessage(msg));
+    stream.on("error", (err) => this.onClosed(`stream error: ${err.message}`));
+    stream.on("end", () => this.onClosed("master closed the stream"));
+    stream.write({
+      register: {
+        protocolVersion: PROTOCOL_VERSION,
+        agentVersion: AGENT_VERSION,
+        clusterName: o.cluster,
+        nodeName: o.nodeName,
+        address: o.address,
+        allocatable: o.allocatable,
+        gpuIndices: o.gpuIndices,
+        runtime: o.runtime.kind,
+        containers,
+      },
+    });
+  }
+
+  private onClosed(why: string): void {
+    if (!this.stream) return;
+    this.stream.removeAllListeners();
+    this.stream.on("error", () => {});
+    this.stream = null;
+    this.registered = false;
+    this.clearHeartbeat();
+    if (this.stopped) return;
+    this.options.log.warn("disconnected from master; reconnecting", { why, inMs: this.backoffMs });
+    setTimeout(() => void this.connect(), this.backoffMs);
+    this.backoffMs = Math.min(this.backoffMs * 2, 5000);
+  }
+
+  private onMessage(msg: MasterMessageOut): void {
+    const o = this.options;
+    if (msg.body === "refused" && msg.refused) {
+      this.stopped = true;
+      this.refused?.(new RefusedError(msg.refused.code, msg.refused.message));
+      this.close();
+      return;
+    }
+    if (msg.body === "registered" && msg.registered) {
+      this.registered = true;
+      this.backoffMs = 100;
+      o.log.info("registered with master", { node: o.nodeName, master: o.master });
+      const flush = this.pending;
+      this.pending = [];
+      for (const status of flush) this.stream?.write({ status });
+      this.clearHeartbeat();
+      const interval = Math.max(50, msg.registered.heartbeatIntervalMs || 1000);
+      this.heartbeat = setInterval(() => this.stream?.write({ heartbeat: { timeMs: Date.now() } }), interval);
+      return;
+    }
+    if (msg.body === "start" && msg.start) {
+      const start = msg.start;
+      const spec = toLaunchSpec(start, o.runtime.kind, ownerLabels(o.cluster, o.nodeName));
+      o.runtime.start(spec).catch((err: unknown) => {
+        const message = err instanceof RuntimeError || err instanceof Error ? err.message : String(err);
+        o.log.warn("component failed to start", { container: start.containerName, error: message });
+        this.report({ containerName: start.containerName, state: "failed_to_start", message, timeMs: Date.now() });
+      });
+      return;
+    }
+    if (msg.body === "stop" && msg.stop) {
+      const stop = msg.stop;
+      o.runtime.stop(stop.containerName, stop.graceSeconds).catch((err: unknown) => {
+        o.log.error("stop failed", { container: stop.containerName, error: String(err) });
+      });
+    }
+  }
+
+  private clearHeartbeat(): void {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = null;
+  }
+}
+
+function toStatus(event: RuntimeEvent): ContainerStatus {
+  if (event.kind === "running") return { containerName: event.containerName, state: "running", timeMs: event.timeMs };
+  return {
+    containerName: event.containerName,
+    state: "exited",
+    exitCode: event.exitCode,
+    hasExitCode: true,
+    oomKilled: event.oomKilled,
+    outputTail: event.outputTail,
+    timeMs: event.timeMs,
+  };
+}

@@ -1,0 +1,135 @@
+import { mkdirSync } from "node:fs";
+import { networkInterfaces } from "node:os";
+import { parseArgs } from "node:util";
+import { createLogger } from "@maro/proto";
+import { AGENT_VERSION, MasterChannel, RefusedError } from "./channel.js";
+import { ownerLabels } from "./launch-spec.js";
+import { applyReservation, measureNode, parseReservation } from "./resources/index.js";
+import { DockerRuntime } from "./runtime/docker.js";
+import { ProcessRuntime } from "./runtime/process.js";
+import type { ContainerRuntime } from "./runtime/types.js";
+
+const USAGE = `usage: maro-agent --master HOST:PORT --cluster NAME --name NODE [options]
+
+  --master HOST:PORT     the master's gRPC address
+  --cluster NAME         the cluster to join
+  --name NODE            this node's name (DNS label)
+  --runtime R            docker or process (default docker)
+  --docker-socket S      Docker Engine socket (default $DOCKER_HOST or /var/run/docker.sock)
+  --state-dir DIR        where the process runtime keeps logs and scratch dirs
+  --resources SPEC       what this node offers: cpu=all|N,memory=all|2048m,gpu=all|N (default all)
+  --address ADDR         address peers use to reach components here (default: first non-loopback IPv4)
+  --cleanup-on-exit      stop this node's components when the agent is stopped (local clusters)
+  --version              print the version`;
+
+function fail(message: string): never {
+  process.stderr.write(`maro-agent: ${message}\n\n${USAGE}\n`);
+  process.exit(2);
+}
+
+function defaultAddress(): string {
+  for (const list of Object.values(networkInterfaces()))
+    for (const a of list ?? []) if (a.family === "IPv4" && !a.internal) return a.address;
+  return "127.0.0.1";
+}
+
+async function main() {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({
+      options: {
+        master: { type: "string" },
+        cluster: { type: "string" },
+        name: { type: "string" },
+        runtime: { type: "string", default: "docker" },
+        "docker-socket": { type: "string" },
+        "state-dir": { type: "string" },
+        resources: { type: "string", default: "cpu=all,memory=all,gpu=all" },
+        address: { type: "string" },
+        "cleanup-on-exit": { type: "boolean" },
+        version: { type: "boolean" },
+        help: { type: "boolean" },
+      },
+      strict: true,
+    }).values;
+  } catch (err) {
+    fail(err instanceof Error ? err.message : String(err));
+  }
+  if (values.help) return void process.stdout.write(`${USAGE}\n`);
+  if (values.version) return void process.stdout.write(`${AGENT_VERSION}\n`);
+  const str = (k: string) => (typeof values[k] === "string" ? (values[k] as string) : undefined);
+  const master = str("master") ?? fail("--master is required");
+  const cluster = str("cluster") ?? fail("--cluster is required");
+  const nodeName = str("name") ?? fail("--name is required");
+  const runtimeKind = str("runtime");
+  if (runtimeKind !== "docker" && runtimeKind !== "process") fail(`--runtime: "${runtimeKind}" is not docker or process`);
+  let reservation: ReturnType<typeof parseReservation>;
+  try {
+    reservation = parseReservation(str("resources") ?? "");
+  } catch (err) {
+    fail(`--resources: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const log = createLogger("maro-agent");
+  const measured = await measureNode();
+  let offer: ReturnType<typeof applyReservation>;
+  try {
+    offer = applyReservation(measured, reservation);
+  } catch (err) {
+    fail(`--resources: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const owner = ownerLabels(cluster, nodeName);
+  let runtime: ContainerRuntime;
+  if (runtimeKind === "docker") {
+    runtime = new DockerRuntime({
+      dockerHost: str("docker-socket") ?? process.env.DOCKER_HOST,
+      scopeLabels: owner,
+      onWarning: (message) => log.warn(message),
+    });
+  } else {
+    const stateDir = str("state-dir") ?? fail("--state-dir is required with --runtime process");
+    mkdirSync(stateDir, { recursive: true });
+    runtime = new ProcessRuntime({ stateDir });
+  }
+  const channel = new MasterChannel({
+    master,
+    cluster,
+    nodeName,
+    address: str("address") ?? defaultAddress(),
+    allocatable: { cpuMillis: offer.cpuMillis, memoryBytes: offer.memoryBytes, gpu: offer.gpuIndices.length },
+    gpuIndices: offer.gpuIndices,
+    runtime,
+    log,
+  });
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info("stopping", { signal, cleanup: Boolean(values["cleanup-on-exit"]) });
+    channel.close();
+    if (values["cleanup-on-exit"]) {
+      const mine = await runtime.list(owner).catch(() => []);
+      await Promise.allSettled(mine.map((c) => runtime.stop(c.containerName, 5)));
+    }
+    await runtime.close();
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+  log.info("agent starting", { node: nodeName, master, runtime: runtime.kind, offer });
+  try {
+    await channel.run();
+  } catch (err) {
+    if (err instanceof RefusedError) {
+      log.error("the master refused this agent", { code: err.code, reason: err.message });
+      process.stderr.write(`maro-agent: refused by the master (${err.code}): ${err.message}\n`);
+      await runtime.close();
+      process.exit(3);
+    }
+    throw err;
+  }
+}
+
+main().catch((err) => {
+  process.stderr.write(`maro-agent: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,45 @@
+import type { JobOut } from "@maro/proto";
+import { ago, duration, resources, table } from "../output.js";
+
+export function jobsTable(jobs: JobOut[]): string {
+  const rows = [["NAME", "STATE", "COMPONENTS", "SUBMITTED", "DURATION", "REASON"]];
+  for (const j of jobs) {
+    const running = j.components.filter((c) => c.state === "running").length;
+    rows.push([
+      j.name,
+      j.state,
+      `${running}/${j.components.length} running`,
+      ago(Number(j.submittedAtMs)),
+      duration(Number(j.scheduledAtMs), Number(j.finishedAtMs) || Date.now()),
+      j.reason.split("\n")[0] ?? "",
+    ]);
+  }
+  return table(rows);
+}
+
+export function jobDetail(job: JobOut): string {
+  const lines = [
+    `job:        ${job.name} (${job.id})`,
+    `state:      ${job.state}${job.reason ? ` (${job.reason})` : ""}`,
+    `submitted:  ${new Date(Number(job.submittedAtMs)).toISOString()}`,
+    `allocation: ${job.spec?.allocationMode ?? "-"} on ${job.spec?.allocationMetric ?? "-"}`,
+    "",
+  ];
+  const rows = [["COMPONENT", "NODE", "STATE", "EXIT", "RESOURCES", "MESSAGE"]];
+  for (const c of job.components) {
+    rows.push([
+      c.id,
+      c.nodeName || "-",
+      c.state,
+      c.hasExitCode ? String(c.exitCode) : "-",
+      resources(c.resources),
+      c.oomKilled ? `OOM-killed; ${c.message}` : c.message,
+    ]);
+  }
+  lines.push(table(rows));
+  for (const c of job.components) {
+    if (!c.outputTail.trim()) continue;
+    lines.push("", `--- ${c.id} output (last lines) ---`, c.outputTail.trimEnd());
+  }
+  return lines.join("\n");
+}

@@ -1,0 +1,56 @@
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { CliError, EXIT } from "./errors.js";
+
+/** What `maro grass create` records about a local cluster. */
+export interface ClusterRecord {
+  name: string;
+  mode: "grass/local";
+  runtime: "process" | "docker";
+  createdAt: string;
+  masterAddress: string;
+  dir: string;
+  pids: { master: number; redis: number | null; agents: Record<string, number> };
+  dockerHost?: string;
+}
+
+export function maroHome(): string {
+  return process.env.MARO_HOME || join(homedir(), ".maro");
+}
+
+export function clusterDir(name: string): string {
+  return join(maroHome(), "clusters", name);
+}
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+export function checkClusterName(name: string): string {
+  if (!DNS_LABEL.test(name))
+    throw new CliError(`cluster name "${name}" is not a DNS label (lowercase letters, digits, '-')`, EXIT.USAGE);
+  return name;
+}
+
+export function readCluster(name: string): ClusterRecord {
+  const file = join(clusterDir(checkClusterName(name)), "cluster.json");
+  if (!existsSync(file)) {
+    const known = listClusters();
+    throw new CliError(
+      `no cluster named "${name}" under ${maroHome()}; ${known.length ? `known: ${known.join(", ")}` : "create one with `maro grass create <deployment.yml>`"}`,
+    );
+  }
+  return JSON.parse(readFileSync(file, "utf8")) as ClusterRecord;
+}
+
+export function writeCluster(record: ClusterRecord): void {
+  mkdirSync(record.dir, { recursive: true, mode: 0o700 });
+  const file = join(record.dir, "cluster.json");
+  writeFileSync(file, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600);
+}
+
+export function listClusters(): string[] {
+  const dir = join(maroHome(), "clusters");
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).filter((n) => existsSync(join(dir, n, "cluster.json")));
+}

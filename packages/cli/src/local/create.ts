@@ -1,0 +1,187 @@
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import type { ListNodesResponseOut } from "@maro/proto";
+import { MasterApi } from "../client.js";
+import { CliError } from "../errors.js";
+import { type ClusterRecord, clusterDir, writeCluster } from "../home.js";
+import type { LocalDeployment } from "../spec/deployment.js";
+import { probeDocker } from "./docker-probe.js";
+import { daemonBin, isAlive, spawnDaemon, stopPid, tailFile } from "./processes.js";
+
+export interface Progress {
+  step(message: string): void;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function resourcesFlag(r: LocalDeployment["nodes"][number]["resources"]): string {
+  if (!r) return "cpu=all,memory=all,gpu=all";
+  return `cpu=${r.cpu ?? "all"},memory=${r.memory ?? "all"},gpu=${r.gpu ?? "all"}`;
+}
+
+function requireRedisServer(): void {
+  try {
+    execFileSync("redis-server", ["--version"], { stdio: "ignore" });
+  } catch {
+    throw new CliError(
+      "redis-server is not installed; the master needs it (apt-get install -y redis-server, or npm run quickstart which installs it)",
+    );
+  }
+}
+
+interface MasterJson {
+  pid: number;
+  address: string;
+  redisPid: number | null;
+}
+
+async function waitForMaster(dir: string, pid: number, logFile: string, timeoutMs: number): Promise<MasterJson> {
+  const file = join(dir, "master", "master.json");
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (existsSync(file)) {
+      const info = JSON.parse(readFileSync(file, "utf8")) as MasterJson;
+      if (info.pid === pid) return info;
+    }
+    if (!isAlive(pid, dir)) throw new CliError(`maro-master exited during start:\n${tailFile(logFile)}`);
+    await sleep(50);
+  }
+  throw new CliError(`maro-master did not come up within ${timeoutMs / 1000}s:\n${tailFile(logFile)}`);
+}
+
+async function waitForAgents(
+  api: MasterApi,
+  record: ClusterRecord,
+  progress: Progress,
+  timeoutMs: number,
+): Promise<void> {
+  const wanted = Object.keys(record.pids.agents);
+  const deadline = Date.now() + timeoutMs;
+  let lastCount = -1;
+  while (Date.now() < deadline) {
+    const res = await api.call<object, ListNodesResponseOut>("ListNodes", {});
+    const ready = new Set(res.nodes.filter((n) => n.state === "ready").map((n) => n.name));
+    const count = wanted.filter((n) => ready.has(n)).length;
+    if (count !== lastCount) progress.step(`${count}/${wanted.length} agents registered`);
+    lastCount = count;
+    if (count === wanted.length) return;
+    for (const [name, pid] of Object.entries(record.pids.agents)) {
+      if (!isAlive(pid, record.dir))
+        throw new CliError(`maro-agent ${name} exited during start:\n${tailFile(join(record.dir, "logs", `${name}.log`))}`);
+    }
+    await sleep(100);
+  }
+  throw new CliError(`agents did not register within ${timeoutMs / 1000}s; see ${join(record.dir, "logs")}`);
+}
+
+/**
+ * Starts a local cluster: a master (which starts its Redis) and one agent per
+ * node, all detached. On any failure everything started is stopped again and
+ * the cluster directory removed, so nothing is left half-started.
+ */
+export async function createLocalCluster(deployment: LocalDeployment, progress: Progress): Promise<ClusterRecord> {
+  const dir = clusterDir(deployment.name);
+  if (existsSync(join(dir, "cluster.json")))
+    throw new CliError(
+      `cluster "${deployment.name}" already exists; delete it first (maro grass delete ${deployment.name})`,
+    );
+  requireRedisServer();
+  const masterBin = daemonBin("maro-master");
+  const agentBin = daemonBin("maro-agent");
+  const redisBind = ["127.0.0.1"];
+  let dockerHost: string | undefined;
+  if (deployment.runtime === "docker") {
+    dockerHost = deployment.docker?.socket ?? process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock";
+    progress.step(`checking the Docker engine at ${dockerHost}`);
+    const probe = await probeDocker(dockerHost).catch((err: Error) => {
+      throw new CliError(err.message);
+    });
+    if (probe.bridgeGateway) redisBind.push(probe.bridgeGateway);
+  }
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(join(dir, "logs"), { recursive: true, mode: 0o700 });
+  const record: ClusterRecord = {
+    name: deployment.name,
+    mode: "grass/local",
+    runtime: deployment.runtime,
+    createdAt: new Date().toISOString(),
+    masterAddress: "",
+    dir,
+    pids: { master: 0, redis: null, agents: {} },
+    ...(dockerHost ? { dockerHost } : {}),
+  };
+  let api: MasterApi | null = null;
+  try {
+    progress.step("starting maro-master and its Redis");
+    const masterLog = join(dir, "logs", "master.log");
+    record.pids.master = spawnDaemon(
+      masterBin,
+      [
+        "--cluster",
+        deployment.name,
+        "--data-dir",
+        join(dir, "master"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        String(deployment.master.apiServer.port),
+        "--redis-port",
+        String(deployment.master.redis.port),
+        "--redis-bind",
+        redisBind.join(","),
+      ],
+      masterLog,
+    );
+    const info = await waitForMaster(dir, record.pids.master, masterLog, 20_000);
+    record.masterAddress = info.address;
+    record.pids.redis = info.redisPid;
+    progress.step(`master listening on ${info.address}; starting ${deployment.nodes.length} agent(s)`);
+    for (const node of deployment.nodes) {
+      const args = [
+        "--master",
+        info.address,
+        "--cluster",
+        deployment.name,
+        "--name",
+        node.name,
+        "--runtime",
+        deployment.runtime,
+        "--state-dir",
+        join(dir, "agents", node.name),
+        "--resources",
+        resourcesFlag(node.resources),
+        "--address",
+        "127.0.0.1",
+        "--cleanup-on-exit",
+      ];
+      if (dockerHost) args.push("--docker-socket", dockerHost);
+      record.pids.agents[node.name] = spawnDaemon(agentBin, args, join(dir, "logs", `${node.name}.log`));
+    }
+    writeCluster(record);
+    api = new MasterApi(info.address);
+    await waitForAgents(api, record, progress, 30_000);
+    return record;
+  } catch (err) {
+    progress.step("start failed; stopping what was started");
+    await stopLocalDaemons(record);
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  } finally {
+    api?.close();
+  }
+}
+
+/** Stops agents first (they stop their components), then the master (it stops Redis). */
+export async function stopLocalDaemons(record: ClusterRecord): Promise<string[]> {
+  const forced: string[] = [];
+  const agents = Object.entries(record.pids.agents);
+  const results = await Promise.all(agents.map(([, pid]) => stopPid(pid, record.dir, 20_000)));
+  results.forEach((r, i) => {
+    if (r === "killed") forced.push(`agent ${agents[i]?.[0]}`);
+  });
+  if (record.pids.master && (await stopPid(record.pids.master, record.dir, 10_000)) === "killed") forced.push("master");
+  if (record.pids.redis && (await stopPid(record.pids.redis, "redis-server", 5_000)) !== "gone")
+    forced.push("redis-server");
+  return forced;
+}

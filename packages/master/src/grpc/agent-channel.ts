@@ -1,0 +1,111 @@
+import { type ServerDuplexStream, status } from "@grpc/grpc-js";
+import type { AgentChannelHandlers, AgentMessageOut, MasterMessage } from "@maro/proto";
+import { PROTOCOL_VERSION } from "@maro/proto";
+import type { AgentSession, Controller } from "../cluster/controller.js";
+import { describe } from "../errors.js";
+import type { Logger } from "@maro/proto";
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+export interface AgentChannelOptions {
+  clusterId: string;
+  clusterName: string;
+  heartbeatIntervalMs: number;
+}
+
+/** Validates a Register message; returns the problem, or null when it is acceptable. */
+export function registerProblem(
+  msg: AgentMessageOut,
+  clusterName: string,
+): { code: string; message: string } | null {
+  const reg = msg.register;
+  if (msg.body !== "register" || !reg)
+    return { code: "NOT_REGISTERED", message: "the first message on the agent channel must be Register" };
+  if (reg.protocolVersion !== PROTOCOL_VERSION)
+    return {
+      code: "PROTOCOL_MISMATCH",
+      message: `agent speaks protocol ${reg.protocolVersion} but this master speaks ${PROTOCOL_VERSION}; install the same maro version on the node and the master`,
+    };
+  if (reg.clusterName !== clusterName)
+    return {
+      code: "WRONG_CLUSTER",
+      message: `agent wants to join cluster "${reg.clusterName}" but this master runs "${clusterName}"`,
+    };
+  if (!DNS_LABEL.test(reg.nodeName)) return { code: "INVALID_ARGUMENT", message: `node name "${reg.nodeName}" is not a DNS label` };
+  const r = reg.allocatable;
+  if (!r || !(r.cpuMillis >= 0) || !(r.memoryBytes >= 0) || !(r.gpu >= 0) || r.gpu !== reg.gpuIndices.length)
+    return { code: "INVALID_ARGUMENT", message: "allocatable resources are missing, negative, or disagree with the GPU list" };
+  if (reg.runtime !== "docker" && reg.runtime !== "process")
+    return { code: "INVALID_ARGUMENT", message: `runtime "${reg.runtime}" is not docker or process` };
+  return null;
+}
+
+export function agentChannelHandlers(controller: Controller, options: AgentChannelOptions, log: Logger): AgentChannelHandlers {
+  return {
+    Connect: (call: ServerDuplexStream<AgentMessageOut, MasterMessage>) => {
+      let nodeName: string | null = null;
+      let closed = false;
+      const session: AgentSession = {
+        send: (message) => {
+          if (!closed) call.write(message);
+        },
+        close: (reason) => {
+          if (closed) return;
+          closed = true;
+          call.emit("error", { code: status.ABORTED, details: reason });
+          call.end();
+        },
+      };
+      // Messages are handled one at a time, in order.
+      let chain: Promise<void> = Promise.resolve();
+      call.on("data", (msg: AgentMessageOut) => {
+        chain = chain.then(() => handle(msg)).catch((err) => {
+          log.error("agent message failed", { node: nodeName, error: describe(err) });
+        });
+      });
+      const finish = () => {
+        if (closed) return;
+        closed = true;
+        if (nodeName) void controller.agentDisconnected(nodeName, session);
+        call.end();
+      };
+      call.on("end", finish);
+      call.on("error", finish);
+      call.on("cancelled", finish);
+
+      async function handle(msg: AgentMessageOut): Promise<void> {
+        if (closed) return;
+        if (nodeName === null) {
+          const problem = registerProblem(msg, options.clusterName);
+          if (problem) {
+            log.warn("agent refused", { ...problem, peer: call.getPeer() });
+            call.write({ refused: problem });
+            closed = true;
+            call.end();
+            return;
+          }
+          const reg = msg.register;
+          if (!reg) return;
+          nodeName = reg.nodeName;
+          const node = await controller.registerAgent(reg, session);
+          session.send({
+            registered: {
+              nodeId: node.id,
+              clusterId: options.clusterId,
+              clusterName: options.clusterName,
+              heartbeatIntervalMs: options.heartbeatIntervalMs,
+              protocolVersion: PROTOCOL_VERSION,
+            },
+          });
+          await controller.reconcileAgent(node.name, reg.containers);
+          return;
+        }
+        if (msg.body === "heartbeat") controller.heartbeat(nodeName);
+        else if (msg.body === "status" && msg.status) {
+          controller.heartbeat(nodeName);
+          await controller.containerStatus(nodeName, msg.status);
+        }
+      }
+    },
+  };
+}

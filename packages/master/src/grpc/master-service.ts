@@ -1,0 +1,89 @@
+import type { ServerUnaryCall, ServerWritableStream, sendUnaryData } from "@grpc/grpc-js";
+import type { ClusterEvent, ClusterStatus, MasterHandlers } from "@maro/proto";
+import { PROTOCOL_VERSION } from "@maro/proto";
+import type { ClusterEventRecord, Controller } from "../cluster/controller.js";
+import { MaroError, toGrpcError } from "../errors.js";
+import { MASTER_VERSION } from "../version.js";
+import { jobToProto, nodeToProto } from "./convert.js";
+
+export interface StatusInfo {
+  clusterId: string;
+  clusterName: string;
+  redisAddress: string;
+  startedAtMs: number;
+}
+
+/** Wraps an async handler so every failure becomes a coded gRPC error. */
+function unary<Req, Res>(fn: (request: Req) => Promise<Res> | Res) {
+  return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
+    Promise.resolve()
+      .then(() => fn(call.request))
+      .then(
+        (res) => callback(null, res),
+        (err: unknown) => callback(toGrpcError(err)),
+      );
+  };
+}
+
+export function masterHandlers(controller: Controller, info: StatusInfo): MasterHandlers {
+  const nodeName = (id: string) => id;
+  const requireName = (name: string) => {
+    if (!name) throw new MaroError("INVALID_ARGUMENT", "name: required");
+    return name;
+  };
+  return {
+    SubmitJob: unary(async (req) => ({ job: jobToProto(await controller.submitJob(req.spec), nodeName) })),
+    StopJob: unary(async (req) => ({ job: jobToProto(await controller.stopJob(requireName(req.name)), nodeName) })),
+    ListJobs: unary(() => ({ jobs: controller.listJobs().map((j) => jobToProto(j, nodeName)) })),
+    GetJob: unary((req) => jobToProto(controller.getJob(requireName(req.name)), nodeName)),
+    ListNodes: unary(() => ({
+      nodes: controller
+        .listNodes()
+        .map((n) => nodeToProto(n, controller.allocatedOn(n.id), controller.isConnected(n.name))),
+    })),
+    GetClusterStatus: unary((): ClusterStatus => {
+      const nodes = controller.listNodes();
+      const jobsByState: Record<string, number> = {};
+      for (const j of controller.listJobs()) jobsByState[j.state] = (jobsByState[j.state] ?? 0) + 1;
+      const allocatable = { cpuMillis: 0, memoryBytes: 0, gpu: 0 };
+      const allocated = { cpuMillis: 0, memoryBytes: 0, gpu: 0 };
+      let ready = 0;
+      for (const n of nodes) {
+        const up = n.state === "ready" && controller.isConnected(n.name);
+        if (!up) continue;
+        ready++;
+        const a = controller.allocatedOn(n.id);
+        allocatable.cpuMillis += n.allocatable.cpuMillis;
+        allocatable.memoryBytes += n.allocatable.memoryBytes;
+        allocatable.gpu += n.allocatable.gpu;
+        allocated.cpuMillis += a.cpuMillis;
+        allocated.memoryBytes += a.memoryBytes;
+        allocated.gpu += a.gpu;
+      }
+      return {
+        clusterId: info.clusterId,
+        clusterName: info.clusterName,
+        masterVersion: MASTER_VERSION,
+        protocolVersion: PROTOCOL_VERSION,
+        nodesReady: ready,
+        nodesTotal: nodes.length,
+        jobsByState,
+        allocatable,
+        allocated,
+        redisAddress: info.redisAddress,
+        startedAtMs: info.startedAtMs,
+      };
+    }),
+    WatchEvents: (call: ServerWritableStream<{ job: string }, ClusterEvent>) => {
+      const filter = call.request.job;
+      const listener = (event: ClusterEventRecord) => {
+        if (!filter || event.job === filter) call.write(event);
+      };
+      controller.events.on("event", listener);
+      const done = () => controller.events.off("event", listener);
+      call.on("cancelled", done);
+      call.on("close", done);
+      call.on("error", done);
+    },
+  };
+}

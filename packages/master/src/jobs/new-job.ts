@@ -1,0 +1,104 @@
+import { randomUUID } from "node:crypto";
+import type { JobSpecOut } from "@maro/proto";
+import { MaroError } from "../errors.js";
+import type { ComponentRecord, ComponentSpecRecord, JobRecord, JobSpecRecord } from "../state/records.js";
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const MODES = new Set(["single-metric-balanced", "single-metric-compacted"]);
+const METRICS = new Set(["cpu", "memory", "gpu"]);
+export const MAX_COMPONENTS = 10_000;
+const MAX_COMMAND_BYTES = 64 * 1024;
+
+/**
+ * Validates a JobSpec from the wire (the CLI validated it too, but the master
+ * trusts nothing) and reports every problem at once.
+ */
+export function validateJobSpec(spec: JobSpecOut | null | undefined): JobSpecRecord {
+  const problems: string[] = [];
+  if (!spec) throw new MaroError("INVALID_ARGUMENT", "spec: required");
+  if (!DNS_LABEL.test(spec.name)) problems.push(`name: "${spec.name}" is not a DNS label (a-z, 0-9, '-', ≤63)`);
+  const mode = spec.allocationMode || "single-metric-balanced";
+  const metric = spec.allocationMetric || "cpu";
+  if (!MODES.has(mode)) problems.push(`allocation.mode: "${mode}" is not one of ${[...MODES].join(", ")}`);
+  if (!METRICS.has(metric)) problems.push(`allocation.metric: "${metric}" is not one of cpu, memory, gpu`);
+  if (spec.components.length === 0) problems.push("components: at least one component is required");
+  const seen = new Set<string>();
+  let total = 0;
+  const components: ComponentSpecRecord[] = spec.components.map((c) => {
+    const at = `components.${c.type || "?"}`;
+    if (!DNS_LABEL.test(c.type)) problems.push(`${at}: type "${c.type}" is not a DNS label`);
+    if (seen.has(c.type)) problems.push(`${at}: duplicate component type`);
+    seen.add(c.type);
+    const r = c.resources ?? { cpuMillis: 0, memoryBytes: 0, gpu: 0 };
+    if (!(r.cpuMillis > 0)) problems.push(`${at}.resources.cpu: must be more than 0`);
+    if (!(r.memoryBytes > 0)) problems.push(`${at}.resources.memory: must be more than 0`);
+    if (!(r.gpu >= 0)) problems.push(`${at}.resources.gpu: must be 0 or more`);
+    if (!(c.num >= 1)) problems.push(`${at}.num: must be at least 1`);
+    total += Math.max(0, c.num);
+    if (c.mountTarget && (!c.mountTarget.startsWith("/") || c.mountTarget.split("/").includes("..")))
+      problems.push(`${at}.mount.target: "${c.mountTarget}" must be an absolute path without '..'`);
+    if (c.shell && c.command.length !== 1) problems.push(`${at}.command: a shell command is exactly one string`);
+    if (c.command.join(" ").length > MAX_COMMAND_BYTES) problems.push(`${at}.command: longer than 64 KiB`);
+    return {
+      type: c.type,
+      image: c.image,
+      resources: { cpuMillis: r.cpuMillis, memoryBytes: r.memoryBytes, gpu: r.gpu },
+      num: c.num,
+      mountTarget: c.mountTarget,
+      command: [...c.command],
+      shell: c.shell,
+    };
+  });
+  if (total > MAX_COMPONENTS) problems.push(`components: ${total} replicas in all; at most ${MAX_COMPONENTS}`);
+  if (problems.length > 0) throw new MaroError("INVALID_ARGUMENT", `invalid job:\n${problems.join("\n")}`);
+  return {
+    name: spec.name,
+    allocationMode: mode as JobSpecRecord["allocationMode"],
+    allocationMetric: metric as JobSpecRecord["allocationMetric"],
+    components,
+    sourceDir: spec.sourceDir,
+  };
+}
+
+/** Expands a validated spec into a pending job with one record per replica. */
+export function newJob(spec: JobSpecRecord, nowMs: number): JobRecord {
+  const id = randomUUID();
+  const components: ComponentRecord[] = [];
+  for (const c of spec.components) {
+    for (let index = 0; index < c.num; index++) {
+      components.push({
+        id: `${c.type}-${index}`,
+        type: c.type,
+        index,
+        resources: { ...c.resources },
+        state: "pending",
+        nodeId: "",
+        containerName: "",
+        gpuIndices: [],
+        exitCode: null,
+        oomKilled: false,
+        message: "",
+        outputTail: "",
+        startedAtMs: 0,
+        finishedAtMs: 0,
+      });
+    }
+  }
+  return {
+    id,
+    name: spec.name,
+    state: "pending",
+    reason: "waiting for the scheduler",
+    spec,
+    components,
+    stopRequested: false,
+    submittedAtMs: nowMs,
+    scheduledAtMs: 0,
+    finishedAtMs: 0,
+  };
+}
+
+/** MARO-style container name, unique per job run: `<cluster>-<job>-<type>-<index>-<job id prefix>`. */
+export function containerName(cluster: string, job: JobRecord, component: ComponentRecord): string {
+  return `${cluster}-${job.name}-${component.type}-${component.index}-${job.id.slice(0, 8)}`;
+}

@@ -1,0 +1,141 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { join } from "node:path";
+
+export interface RedisServerOptions {
+  /** Directory for the AOF, config and logs. */
+  dir: string;
+  /** Addresses to bind; the first is the one advertised. */
+  bind: string[];
+  /** 0 picks a free port. */
+  port: number;
+  /** Reused from dir/redis.password when absent; generated on first start. */
+  password?: string;
+  binary?: string;
+}
+
+export interface RunningRedis {
+  host: string;
+  port: number;
+  password: string;
+  pid: number;
+  url: string;
+  stop(): Promise<void>;
+  /** Called when redis-server exits without stop() being called. */
+  onUnexpectedExit(listener: (code: number | null) => void): void;
+}
+
+/** Finds a free TCP port on host by binding port 0. */
+export async function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, host, () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function loadOrCreatePassword(dir: string, given?: string): string {
+  const file = join(dir, "redis.password");
+  if (given) return given;
+  if (existsSync(file)) return readFileSync(file, "utf8").trim();
+  const password = randomBytes(24).toString("base64url");
+  writeFileSync(file, password, { mode: 0o600 });
+  return password;
+}
+
+/**
+ * Starts redis-server as a child process with AOF on, a password, bound only to
+ * the given addresses. Resolves once it answers PING.
+ */
+export async function startRedisServer(options: RedisServerOptions): Promise<RunningRedis> {
+  mkdirSync(options.dir, { recursive: true, mode: 0o700 });
+  const host = options.bind[0] ?? "127.0.0.1";
+  const password = loadOrCreatePassword(options.dir, options.password);
+  const port = options.port === 0 ? await freePort(host) : options.port;
+  const conf = join(options.dir, "redis.conf");
+  // The password goes in a 0600 file, never on the command line.
+  writeFileSync(
+    conf,
+    [
+      `port ${port}`,
+      `bind ${options.bind.join(" ")}`,
+      "protected-mode yes",
+      `requirepass ${password}`,
+      `dir ${options.dir}`,
+      "appendonly yes",
+      "appendfsync everysec",
+      'save ""',
+      "daemonize no",
+      `logfile ${join(options.dir, "redis.log")}`,
+      "",
+    ].join("\n"),
+    { mode: 0o600 },
+  );
+  const child = spawn(options.binary ?? "redis-server", [conf], { stdio: "ignore" });
+  await new Promise<void>((resolve, reject) => {
+    child.once("spawn", () => resolve());
+    child.once("error", (err) =>
+      reject(
+        new Error(
+          `cannot start redis-server (${err.message}); install it (apt-get install -y redis-server) or pass --redis-url`,
+        ),
+      ),
+    );
+  });
+  let stopping = false;
+  const exitListeners: ((code: number | null) => void)[] = [];
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  void exited.then((code) => {
+    if (!stopping) for (const l of exitListeners) l(code);
+  });
+  await waitForPing(host, port, password, child, options.dir);
+  return {
+    host,
+    port,
+    password,
+    pid: child.pid ?? 0,
+    url: `redis://:${encodeURIComponent(password)}@${host}:${port}`,
+    onUnexpectedExit: (listener) => exitListeners.push(listener),
+    stop: async () => {
+      stopping = true;
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+async function waitForPing(host: string, port: number, password: string, child: ChildProcess, dir: string) {
+  const { Redis } = await import("ioredis");
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) break;
+    const client = new Redis({ host, port, password, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    client.on("error", () => {});
+    try {
+      await client.connect();
+      if ((await client.ping()) === "PONG") {
+        client.disconnect();
+        return;
+      }
+    } catch {
+      // not up yet
+    }
+    client.disconnect();
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  child.kill("SIGKILL");
+  let log = "";
+  try {
+    log = readFileSync(join(dir, "redis.log"), "utf8").split("\n").slice(-5).join("\n");
+  } catch {}
+  throw new Error(`redis-server did not become ready on ${host}:${port}:\n${log}`);
+}

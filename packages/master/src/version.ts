@@ -1,0 +1,1 @@
+export const MASTER_VERSION = "0.1.0";

@@ -8,8 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, afterEach, before, describe, it } from "node:test";
 import Dockerode from "dockerode";
-import { dockerConnection } from "../src/runtime/docker-client.js";
 import { DockerRuntime, type DockerRuntimeOptions } from "../src/runtime/docker.js";
+import { dockerConnection } from "../src/runtime/docker-client.js";
 import { type LaunchSpec, RuntimeError } from "../src/runtime/types.js";
 import { TEST_IMAGE, testDockerHost } from "./support/docker-host.js";
 import { EventLog, sleep } from "./support/runtime-events.js";
@@ -56,7 +56,14 @@ describe("DockerRuntime (real dockerd)", () => {
 
   async function removeTestContainers() {
     const left = await docker.listContainers({ all: true, filters: { label: [`maro.test-run=${run}`] } });
-    await Promise.all(left.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => {})));
+    await Promise.all(
+      left.map((c) =>
+        docker
+          .getContainer(c.Id)
+          .remove({ force: true })
+          .catch(() => {}),
+      ),
+    );
   }
 
   async function exists(name: string): Promise<boolean> {

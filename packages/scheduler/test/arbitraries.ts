@@ -15,15 +15,15 @@ type ValueOf<A> = A extends fc.Arbitrary<infer T> ? T : never;
 
 const weightedBool = (trueWeight: number) => fc.integer({ min: 0, max: trueWeight }).map((n) => n > 0);
 
-/** Mostly `usual`, sometimes `rare` (big requests that may never fit). */
+/** `usual` nine times in ten, else `rare` (edge cases: empty, zero-sized, too big). */
 const often = <T>(usual: fc.Arbitrary<T>, rare: fc.Arbitrary<T>) =>
   fc.oneof({ weight: 9, arbitrary: usual }, { weight: 1, arbitrary: rare });
 
 const nodeSpec = fc.record({
   name: fc.constantFrom("node-a", "node-b", "node-c", "node-d"),
   ready: weightedBool(4),
-  cpuMillis: fc.constantFrom(0, 1000, 2000, 4000, 8000, 16000),
-  memoryBytes: fc.constantFrom(0, Gi, 4 * Gi, 16 * Gi, 64 * Gi),
+  cpuMillis: often(fc.constantFrom(2000, 4000, 8000, 16000), fc.constantFrom(0, 1000)),
+  memoryBytes: often(fc.constantFrom(4 * Gi, 16 * Gi, 64 * Gi), fc.constantFrom(0, Gi)),
   gpuIndices: fc.uniqueArray(fc.integer({ min: 0, max: 7 }), { maxLength: 4 }),
 });
 
@@ -40,7 +40,7 @@ const componentSpec = fc.record({
   type: fc.constantFrom("learner", "actor"),
   cpuMillis: often(fc.constantFrom(0, 250, 500, 1000, 2000), fc.constantFrom(4000, 8000, 32000)),
   memoryBytes: often(fc.constantFrom(0, 256 * Mi, Gi, 2 * Gi), fc.constantFrom(8 * Gi, 16 * Gi, 128 * Gi)),
-  gpu: fc.oneof({ weight: 3, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: 3 }) }),
+  gpu: fc.oneof({ weight: 3, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: 2 }) }),
 });
 
 const jobSpec = fc.record({
@@ -48,7 +48,7 @@ const jobSpec = fc.record({
   mode: fc.constantFrom("single-metric-balanced" as const, "single-metric-compacted" as const),
   metric: fc.constantFrom("cpu" as const, "memory" as const, "gpu" as const),
   submittedAt: fc.integer({ min: 0, max: 3 }),
-  components: fc.array(componentSpec, { maxLength: 4 }),
+  components: often(fc.array(componentSpec, { minLength: 1, maxLength: 4 }), fc.array(componentSpec, { maxLength: 0 })),
 });
 
 function toNodes(specs: ValueOf<typeof nodeSpec>[]): NodeState[] {
@@ -73,7 +73,10 @@ function toAllocations(
     const target = nodes[s.node];
     const nodeId = target?.id ?? `ghost-${s.node}`;
     const pool = target?.gpuIndices ?? [0, 1, 2, 3];
-    const gpuIndices = Array.from({ length: Math.min(s.gpu, pool.length) }, (_, k) => pool[(s.offset + k) % pool.length])
+    const gpuIndices = Array.from(
+      { length: Math.min(s.gpu, pool.length) },
+      (_, k) => pool[(s.offset + k) % pool.length],
+    )
       .filter((x): x is number => x !== undefined)
       .filter((x, k, all) => all.indexOf(x) === k);
     const resources = { cpuMillis: s.cpuMillis, memoryBytes: s.memoryBytes, gpu: gpuIndices.length };
@@ -110,7 +113,7 @@ function toJob(s: ValueOf<typeof jobSpec>): QueuedJob {
 export const arbSnapshot: fc.Arbitrary<Snapshot> = fc
   .record({
     version: fc.nat(),
-    nodes: fc.array(nodeSpec, { maxLength: 6, size: "max" }),
+    nodes: often(fc.array(nodeSpec, { minLength: 1, maxLength: 6, size: "max" }), fc.array(nodeSpec, { maxLength: 0 })),
     allocations: fc.array(allocationSpec, { maxLength: 10 }),
     withinCapacity: weightedBool(3),
     queue: fc.uniqueArray(jobSpec, { selector: (j) => j.id, maxLength: 8 }),

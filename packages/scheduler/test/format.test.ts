@@ -5,10 +5,14 @@ import { Gi, Mi, res } from "./helpers.js";
 
 describe("formatCpu", () => {
   it("shows cores with up to three decimals", () => {
-    assert.deepEqual(
-      [4000, 500, 250, 1, 0, 1500].map(formatCpu),
-      ["4 cpu", "0.5 cpu", "0.25 cpu", "0.001 cpu", "0 cpu", "1.5 cpu"],
-    );
+    assert.deepEqual([4000, 500, 250, 1, 0, 1500].map(formatCpu), [
+      "4 cpu",
+      "0.5 cpu",
+      "0.25 cpu",
+      "0.001 cpu",
+      "0 cpu",
+      "1.5 cpu",
+    ]);
   });
 
   it("marks a rounded value", () => {
@@ -18,10 +22,16 @@ describe("formatCpu", () => {
 
 describe("formatMemory", () => {
   it("uses the largest binary unit that shows the value exactly", () => {
-    assert.deepEqual(
-      [256 * Mi, 2 * Gi, 1.5 * Gi, 2047 * Mi, 1024 * Gi, 512, 0, 1500].map(formatMemory),
-      ["256Mi", "2Gi", "1.5Gi", "2047Mi", "1Ti", "512B", "0B", "1500B"],
-    );
+    assert.deepEqual([256 * Mi, 2 * Gi, 1.5 * Gi, 2047 * Mi, 1024 * Gi, 512, 0, 1500].map(formatMemory), [
+      "256Mi",
+      "2Gi",
+      "1.5Gi",
+      "2047Mi",
+      "1Ti",
+      "512B",
+      "0B",
+      "1500B",
+    ]);
   });
 
   it("approximates in the largest unit when no unit is exact", () => {

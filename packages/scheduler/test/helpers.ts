@@ -6,6 +6,7 @@ import type {
   ComponentRequest,
   Metric,
   NodeState,
+  Plan,
   QueuedJob,
   Resources,
   Snapshot,
@@ -72,3 +73,9 @@ export function snapshot(
 }
 
 export const NOW = { now: 0 };
+
+/** The node a plan put a component on, if any. */
+export function nodeOf(plan: Plan, jobId: string, componentId: string): string | undefined {
+  const placed = plan.placed.find((p) => p.jobId === jobId);
+  return placed?.placements.find((p) => p.componentId === componentId)?.nodeId;
+}

@@ -181,7 +181,9 @@ describe("schedule properties", () => {
       fc.property(arbSnapshot, (snapshot) => {
         const plan = run(snapshot);
         // Replay the plan in queue order with plain sums.
-        const used = new Map(snapshot.nodes.map((n) => [n.id, { cpuMillis: 0, memoryBytes: 0, gpu: 0, idx: new Set() }]));
+        const used = new Map(
+          snapshot.nodes.map((n) => [n.id, { cpuMillis: 0, memoryBytes: 0, gpu: 0, idx: new Set() }]),
+        );
         const book = (nodeId: string, r: Resources, idx: number[]) => {
           const u = used.get(nodeId);
           if (u === undefined) return;
@@ -230,7 +232,6 @@ describe("schedule properties", () => {
   });
 
   after(() => {
-    console.log(JSON.stringify(seen));
     // Guard against vacuous properties: the generator must exercise real placements.
     assert.ok(seen.placedJobs > RUNS, `only ${seen.placedJobs} placed jobs generated`);
     assert.ok(seen.multiComponentPlaced > RUNS / 4, `only ${seen.multiComponentPlaced} multi-component placements`);

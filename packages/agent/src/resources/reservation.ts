@@ -98,7 +98,8 @@ function parseField(key: Field, value: string, parse: (v: string) => number): nu
   } catch (err) {
     throw new ReservationError(`${key}=${value}: ${err instanceof Error ? err.message : String(err)}`);
   }
-  if (amount <= 0) throw new ReservationError(`${key}=${value} offers nothing: use ${key}=all or ${key}=${example(key)}`);
+  if (amount <= 0)
+    throw new ReservationError(`${key}=${value} offers nothing: use ${key}=all or ${key}=${example(key)}`);
   return amount;
 }
 

@@ -145,11 +145,19 @@ export class DockerEventWatcher {
 
 function parseEvent(raw: unknown): { event: DockerContainerEvent; time: number | undefined } | undefined {
   if (typeof raw !== "object" || raw === null) return undefined;
-  const r = raw as { Type?: unknown; Action?: unknown; status?: unknown; id?: unknown; time?: unknown; Actor?: unknown };
+  const r = raw as {
+    Type?: unknown;
+    Action?: unknown;
+    status?: unknown;
+    id?: unknown;
+    time?: unknown;
+    Actor?: unknown;
+  };
   if (r.Type !== undefined && r.Type !== "container") return undefined;
   const action = typeof r.Action === "string" ? r.Action : r.status;
   if (action !== "die" && action !== "oom") return undefined;
-  const actor = typeof r.Actor === "object" && r.Actor !== null ? (r.Actor as { ID?: unknown; Attributes?: unknown }) : {};
+  const actor =
+    typeof r.Actor === "object" && r.Actor !== null ? (r.Actor as { ID?: unknown; Attributes?: unknown }) : {};
   const id = typeof actor.ID === "string" ? actor.ID : r.id;
   if (typeof id !== "string" || id === "") return undefined;
   const attrs =

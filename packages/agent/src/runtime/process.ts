@@ -134,19 +134,29 @@ export class ProcessRuntime implements ContainerRuntime {
     if (spec.mount) env[MOUNT_ENV] = spec.mount.source;
 
     const log = await open(logPath, "a");
-    let child: ChildProcess;
-    let logOffset: number;
+    let spawned: Promise<void>;
     try {
-      logOffset = (await log.stat()).size;
-      child = spawn(program, argv.slice(1), { cwd, env, detached: true, stdio: ["ignore", log.fd, log.fd] });
+      const logOffset = (await log.stat()).size;
+      const child = spawn(program, argv.slice(1), { cwd, env, detached: true, stdio: ["ignore", log.fd, log.fd] });
+      // Listen now: 'spawn' or 'error' fires on the next tick.
+      spawned = this.whenSpawned(child, { name, labels: { ...spec.labels, ...this.scope }, logPath, logOffset }, argv);
+      spawned.catch(() => {}); // handled by the await below, after the close
     } catch (err) {
       throw new RuntimeError("START_FAILED", `cannot run ${describeCommand(argv)}: ${errorText(err)}`);
     } finally {
       // The child has its own copy of the descriptor.
       await log.close();
     }
+    await spawned;
+  }
 
-    await new Promise<void>((resolve, reject) => {
+  private whenSpawned(
+    child: ChildProcess,
+    run: Pick<Managed, "name" | "labels" | "logPath" | "logOffset">,
+    argv: string[],
+  ): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const program = argv[0] ?? "";
       child.once("error", (err) => reject(spawnError(err, program, argv)));
       child.once("spawn", () => {
         const pid = child.pid;
@@ -158,15 +168,14 @@ export class ProcessRuntime implements ContainerRuntime {
         const done = new Promise<void>((r) => {
           reported = r;
         });
-        const labels = { ...spec.labels, ...this.scope };
-        const managed: Managed = { name, labels, child, pid, logPath, logOffset, done };
-        this.running.set(name, managed);
-        child.on("error", (err) => this.warn(`component ${name} (pid ${pid}): ${err.message}`));
+        const managed: Managed = { ...run, child, pid, done };
+        this.running.set(run.name, managed);
+        child.on("error", (err) => this.warn(`component ${run.name} (pid ${pid}): ${err.message}`));
         child.once("exit", (code, signal) => {
           void this.onExit(managed, code, signal).finally(reported);
         });
         // Emitted before start() resolves and before any exit can be seen.
-        this.emit({ kind: "running", containerName: name, timeMs: Date.now() });
+        this.emit({ kind: "running", containerName: run.name, timeMs: Date.now() });
         resolve();
       });
     });
@@ -266,7 +275,8 @@ async function readTail(path: string, fromOffset: number): Promise<string> {
 function spawnError(err: Error, program: string, argv: string[]): RuntimeError {
   const code = (err as NodeJS.ErrnoException).code;
   if (code === "ENOENT") return new RuntimeError("START_FAILED", `command not found: ${program}`);
-  if (code === "EACCES") return new RuntimeError("START_FAILED", `command not executable (permission denied): ${program}`);
+  if (code === "EACCES")
+    return new RuntimeError("START_FAILED", `command not executable (permission denied): ${program}`);
   return new RuntimeError("START_FAILED", `cannot run ${describeCommand(argv)}: ${err.message}`);
 }
 

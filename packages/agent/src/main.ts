@@ -88,7 +88,7 @@ async function main() {
   } else {
     const stateDir = str("state-dir") ?? fail("--state-dir is required with --runtime process");
     mkdirSync(stateDir, { recursive: true });
-    runtime = new ProcessRuntime({ stateDir });
+    runtime = new ProcessRuntime({ stateDir, scopeLabels: owner, onWarning: (message) => log.warn(message) });
   }
   const channel = new MasterChannel({
     master,

@@ -300,6 +300,26 @@ describe("DockerRuntime (real dockerd)", () => {
     assert.equal(await exists(name), false);
   });
 
+  it("reports, once, a container that exited while no agent was running", async () => {
+    const name = uniqueName("away");
+    const container = await docker.createContainer({
+      name,
+      Image: TEST_IMAGE,
+      Cmd: ["sh", "-c", "echo left-behind; exit 5"],
+      Labels: { ...scopeLabels, "maro.job": "old" },
+    });
+    await container.start();
+    await container.wait();
+    const { rt, log } = runtime();
+    const exited = await log.waitForExit(name, 10_000);
+    assert.equal(exited.exitCode, 5);
+    assert.match(exited.outputTail, /left-behind/);
+    assert.equal(await exists(name), false);
+    await sleep(300);
+    assert.equal(log.exitsOf(name).length, 1);
+    assert.deepEqual(await rt.list({}), []);
+  });
+
   it("misses no exit when the events stream drops", async () => {
     const dir = await mkdtemp(join(tmpdir(), "maro-proxy-"));
     const proxy = await socketProxy(new URL(host).pathname, join(dir, "docker.sock"));

@@ -81,6 +81,8 @@ export class DockerRuntime implements ContainerRuntime {
   private readonly exits = new Map<string, Promise<void>>();
   /** Ids whose exit was reported (the newest REPORTED_MEMORY of them). */
   private readonly reported = new Set<string>();
+  /** Events emitted before anyone listened (exits found by the first sweep). */
+  private readonly unheard: RuntimeEvent[] = [];
   private closed = false;
 
   constructor(options: DockerRuntimeOptions = {}) {
@@ -95,15 +97,18 @@ export class DockerRuntime implements ContainerRuntime {
       backoff: options.reconnectBackoff ?? { initialMs: 200, maxMs: 5000 },
       onWarning: this.warn,
       onEvent: (event) => this.onDockerEvent(event),
-      // Anything that died while the stream was down is caught here.
-      onConnected: () => {
-        for (const id of this.tracked.keys()) void this.checkExit(id, {});
-      },
+      // Anything that died while nobody listened is caught here.
+      onConnected: () => void this.sweep(),
     });
   }
 
   onEvent(listener: (event: RuntimeEvent) => void): void {
     this.listeners.push(listener);
+    if (this.listeners.length === 1 && this.unheard.length > 0) {
+      queueMicrotask(() => {
+        for (const event of this.unheard.splice(0)) this.emit(event);
+      });
+    }
   }
 
   async start(spec: LaunchSpec): Promise<void> {
@@ -134,6 +139,8 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async stop(containerName: string, graceSeconds: number): Promise<void> {
+    const starting = [...this.tracked.values()].find((t) => t.name === containerName);
+    if (starting && !(await starting.started)) return;
     const id = await this.findId(containerName);
     if (id === undefined) return;
     const container = this.docker.getContainer(id);
@@ -210,6 +217,26 @@ export class DockerRuntime implements ContainerRuntime {
       return;
     }
     void this.checkExit(event.id, { name: event.name, exitCode: event.exitCode });
+  }
+
+  /**
+   * After every (re)connect: containers this runtime tracks, and any of its
+   * scope that stopped while no agent listened (an agent restart), are
+   * reported if they are no longer running.
+   */
+  private async sweep(): Promise<void> {
+    for (const id of this.tracked.keys()) void this.checkExit(id, {});
+    let stopped: Dockerode.ContainerInfo[];
+    try {
+      stopped = await this.docker.listContainers({
+        all: true,
+        filters: { label: Object.entries(this.scope).map(([k, v]) => `${k}=${v}`), status: ["exited", "dead"] },
+      });
+    } catch (err) {
+      this.warn(`looking for containers that exited while the agent was away: ${describe(err)}`);
+      return;
+    }
+    for (const c of stopped) void this.checkExit(c.Id, { name: c.Names[0]?.replace(/^\//, "") });
   }
 
   /** Reports the container's exit if it is no longer running; once per container. */
@@ -296,6 +323,10 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   private emit(event: RuntimeEvent): void {
+    if (this.listeners.length === 0) {
+      this.unheard.push(event);
+      return;
+    }
     for (const listener of this.listeners) {
       try {
         listener(event);

@@ -5,7 +5,7 @@ import type { ListNodesResponseOut } from "@maro/proto";
 import { MasterApi } from "../client.js";
 import { CliError } from "../errors.js";
 import { type ClusterRecord, clusterDir, writeCluster } from "../home.js";
-import type { LocalDeployment } from "../spec/deployment.js";
+import { type LocalDeployment, nodeResourcesFlag } from "../spec/deployment.js";
 import { probeDocker } from "./docker-probe.js";
 import { daemonBin, isAlive, spawnDaemon, stopPid, tailFile } from "./processes.js";
 
@@ -14,11 +14,6 @@ export interface Progress {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function resourcesFlag(r: LocalDeployment["nodes"][number]["resources"]): string {
-  if (!r) return "cpu=all,memory=all,gpu=all";
-  return `cpu=${r.cpu ?? "all"},memory=${r.memory ?? "all"},gpu=${r.gpu ?? "all"}`;
-}
 
 function requireRedisServer(): void {
   try {
@@ -150,7 +145,7 @@ export async function createLocalCluster(deployment: LocalDeployment, progress: 
         "--state-dir",
         join(dir, "agents", node.name),
         "--resources",
-        resourcesFlag(node.resources),
+        nodeResourcesFlag(node.resources),
         "--address",
         "127.0.0.1",
         "--cleanup-on-exit",

@@ -137,10 +137,12 @@ export function memory(options: { allowAll?: boolean } = {}) {
       throw new FieldProblem("required; a memory size such as 2048m or 2Gi");
     }
     if (options.allowAll && value === "all") return "all";
-    const bytes = parseMemory(quantity(value, "a memory size", options.allowAll ? "all, 2048m or 2Gi" : "2048m or 2Gi"));
+    const size = quantity(value, "a memory size", options.allowAll ? "all, 2048m or 2Gi" : "2048m or 2Gi");
+    const bytes = parseMemory(size);
     if (bytes === 0) throw new FieldProblem("must be more than 0; use 2048m or 2Gi");
     if (bytes < MIN_MEMORY_BYTES) {
-      const unit = typeof value === "number" || /^\s*[\d.]+\s*$/.test(value) ? `; write ${value}m for ${value} MiB` : "";
+      const bare = String(size).trim();
+      const unit = /^[\d.]+$/.test(bare) ? `; write ${bare}m for ${bare} MiB` : "";
       throw new FieldProblem(`${describeValue(value)} is less than 1 MiB, too little to run anything${unit}`);
     }
     return bytes;
@@ -158,24 +160,6 @@ export function gpu(options: { allowAll?: boolean; fallback?: number }) {
       const all = options.allowAll ? "all or " : "";
       throw new FieldProblem(`expected ${all}a whole number of GPUs (0 or more), got ${describeValue(value)}`);
     }
-    return value;
-  });
-}
-
-/** A string without control characters; required unless `optional`. */
-export function text(what: string, example: string, options: { optional?: boolean; maxLength?: number } = {}) {
-  return field((value): string | undefined => {
-    if (value === undefined) {
-      if (options.optional) return undefined;
-      throw new FieldProblem(`required; ${what} such as ${example}`);
-    }
-    if (typeof value !== "string" || value.trim() === "") {
-      throw new FieldProblem(`expected ${what} such as ${example}, got ${describeValue(value)}`);
-    }
-    const max = options.maxLength ?? 4096;
-    if (value.length > max) throw new FieldProblem(`is longer than ${max} characters`);
-    // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
-    if (/[\u0000-\u001f\u007f]/.test(value)) throw new FieldProblem(`${describeValue(value)} contains control characters`);
     return value;
   });
 }

@@ -2,8 +2,8 @@
 // on alias expansion (billion laughs), a mapping at the top, and YAML syntax
 // errors reported with the file, line and column.
 
-import { open } from "node:fs/promises";
-import { type Document, isAlias, isMap, isNode, isScalar, isSeq, Lexer, LineCounter, type Node, parseDocument } from "yaml";
+import { closeSync, openSync, readSync } from "node:fs";
+import { type Document, isAlias, isMap, isNode, isScalar, isSeq, Lexer, LineCounter, type Node, type Pair, parseDocument } from "yaml";
 import { describeValue, SpecError, type SpecIssue } from "./errors.js";
 
 export const MAX_YAML_BYTES = 1024 * 1024;
@@ -29,43 +29,45 @@ function fail(file: string, message: string, line?: number, column?: number): ne
   throw new SpecError([{ path: "", message, line, column }], file);
 }
 
-async function readCapped(file: string): Promise<Buffer> {
-  let handle: Awaited<ReturnType<typeof open>>;
+function errorCode(error: unknown): unknown {
+  return error instanceof Error && "code" in error ? error.code : undefined;
+}
+
+/** Reads at most MAX_YAML_BYTES (+1 to notice more); works for pipes too. */
+function readCapped(file: string): Buffer {
+  let fd: number;
   try {
-    handle = await open(file, "r");
+    fd = openSync(file, "r");
   } catch (error) {
-    const code = error instanceof Error && "code" in error ? error.code : undefined;
+    const code = errorCode(error);
     if (code === "ENOENT") fail(file, "no such file");
     if (code === "EACCES" || code === "EPERM") fail(file, "permission denied");
     throw error;
   }
   try {
-    const chunks: Buffer[] = [];
+    const buffer = Buffer.alloc(MAX_YAML_BYTES + 1);
     let total = 0;
     for (;;) {
-      const chunk = Buffer.alloc(64 * 1024);
       let bytesRead: number;
       try {
-        ({ bytesRead } = await handle.read(chunk, 0, chunk.length, null));
+        bytesRead = readSync(fd, buffer, total, buffer.length - total, null);
       } catch (error) {
-        const code = error instanceof Error && "code" in error ? error.code : undefined;
-        if (code === "EISDIR") fail(file, "is a directory; expected a YAML file");
+        if (errorCode(error) === "EISDIR") fail(file, "is a directory; expected a YAML file");
         throw error;
       }
       if (bytesRead === 0) break;
       total += bytesRead;
       if (total > MAX_YAML_BYTES) fail(file, "is larger than 1 MiB; deployment and job files are a few KiB");
-      chunks.push(chunk.subarray(0, bytesRead));
     }
-    return Buffer.concat(chunks);
+    return buffer.subarray(0, total);
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
 }
 
 /** Reads and parses a YAML file whose top level must be a mapping. Throws SpecError. */
-export async function loadYamlFile(file: string): Promise<LoadedYaml> {
-  const bytes = await readCapped(file);
+export function loadYamlFile(file: string): LoadedYaml {
+  const bytes = readCapped(file);
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
@@ -160,7 +162,9 @@ function locate(
   for (const segment of path) {
     if (isAlias(node)) node = node.resolve(doc);
     if (isMap(node)) {
-      const pair = node.items.find((item) => isScalar(item.key) && String(item.key.value) === String(segment));
+      const pair: Pair<unknown, unknown> | undefined = node.items.find(
+        (item) => isScalar(item.key) && String(item.key.value) === String(segment),
+      );
       if (pair === undefined) break;
       node = isNode(pair.value) ? pair.value : undefined;
       found = node ?? (isScalar(pair.key) ? pair.key : found);

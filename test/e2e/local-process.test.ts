@@ -1,0 +1,117 @@
+import assert from "node:assert/strict";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { json, maro } from "../support/cli.js";
+import { listening, pidAlive, processesWithEnv } from "../support/cluster-files.js";
+import { tempDir } from "../support/tmp.js";
+
+interface ComponentJson {
+  id: string;
+  state: string;
+  exitCode: number;
+  hasExitCode: boolean;
+  outputTail: string;
+  nodeName: string;
+}
+interface JobJson {
+  name: string;
+  state: string;
+  reason: string;
+  components: ComponentJson[];
+}
+
+describe("a local cluster on the process runtime", () => {
+  const home = tempDir("e2e-process");
+  const deployment = join(home.path, "deployment.yml");
+  let record: { dir: string; masterAddress: string; pids: { master: number; redis: number; agents: Record<string, number> } };
+
+  before(async () => {
+    writeFileSync(deployment, "mode: grass/local\nname: peers\nruntime: process\nnodes: 2\n");
+    const created = await maro(home.path, ["grass", "create", deployment]);
+    assert.equal(created.code, 0, created.stderr);
+    record = JSON.parse(readFileSync(join(home.path, "clusters", "peers", "cluster.json"), "utf8"));
+  });
+
+  after(async () => {
+    if (existsSync(join(home.path, "clusters", "peers"))) await maro(home.path, ["grass", "delete", "peers"]);
+    home.remove();
+  });
+
+  test("both agents are registered and ready", async () => {
+    const nodes = json<{ name: string; state: string }[]>(await maro(home.path, ["grass", "node", "list", "peers", "-o", "json"]));
+    assert.deepEqual(
+      nodes.map((n) => [n.name, n.state]),
+      [
+        ["node-1", "ready"],
+        ["node-2", "ready"],
+      ],
+    );
+    const status = json<{ nodesReady: number }>(await maro(home.path, ["grass", "status", "peers", "-o", "json"]));
+    assert.equal(status.nodesReady, 2);
+  });
+
+  test("hello-peers: three components find each other through Redis and exchange greetings", async () => {
+    const res = await maro(home.path, ["grass", "job", "start", "peers", "examples/hello-peers/job.yml", "--wait", "-o", "json"]);
+    assert.equal(res.code, 0, `${res.stdout}\n${res.stderr}`);
+    const job = json<JobJson>(res);
+    assert.equal(job.state, "succeeded");
+    assert.equal(job.components.length, 3);
+    const ids = job.components.map((c) => c.id).sort();
+    for (const c of job.components) {
+      assert.equal(c.exitCode, 0);
+      const greeting = /received "hello from ([a-z]+-\d)"/.exec(c.outputTail);
+      assert.ok(greeting, `${c.id} printed a greeting it received:\n${c.outputTail}`);
+      assert.ok(ids.includes(greeting[1] ?? ""), "the greeting came from a peer of this job");
+      assert.notEqual(greeting[1], c.id);
+    }
+    const spread = new Set(job.components.map((c) => c.nodeName));
+    assert.equal(spread.size, 2, "balanced placement used both nodes");
+  });
+
+  test("a bad job file is refused with every problem by YAML path, exit 2, and nothing is submitted", async () => {
+    const bad = join(home.path, "bad.yml");
+    writeFileSync(
+      bad,
+      "name: broken\ncomponents:\n  learner:\n    resources: {cpu: 1, memory: lots}\n    num: 0\n    command: echo\n",
+    );
+    const before = json<JobJson[]>(await maro(home.path, ["grass", "job", "list", "peers", "-o", "json"]));
+    const res = await maro(home.path, ["grass", "job", "start", "peers", bad]);
+    assert.equal(res.code, 2);
+    assert.match(res.stderr, /components\.learner\.resources\.memory: "lots" is not a memory size/);
+    assert.match(res.stderr, /components\.learner\.num/);
+    const afterList = json<JobJson[]>(await maro(home.path, ["grass", "job", "list", "peers", "-o", "json"]));
+    assert.deepEqual(afterList, before);
+  });
+
+  test("usage errors exit 2", async () => {
+    assert.equal((await maro(home.path, ["grass", "job", "frobnicate"])).code, 2);
+    assert.equal((await maro(home.path, ["grass", "job", "list", "peers", "-o", "yaml"])).code, 2);
+  });
+
+  test("delete stops every daemon, component and port of the cluster", async () => {
+    const job = join(home.path, "sleepy.yml");
+    writeFileSync(job, "name: sleepy\ncomponents:\n  w:\n    resources: {cpu: 0.1, memory: 16m}\n    num: 2\n    command: sleep 300\n");
+    assert.equal((await maro(home.path, ["grass", "job", "start", "peers", job])).code, 0);
+    let components: number[] = [];
+    for (let i = 0; i < 100 && components.length < 2; i++) {
+      components = processesWithEnv("CLUSTER_NAME", "peers");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(components.length >= 2, "the sleepy components run as processes");
+    const [host, port] = record.masterAddress.split(":");
+    const redis = JSON.parse(readFileSync(join(record.dir, "master", "master.json"), "utf8")) as { redisPort: number };
+    assert.equal(await listening(host ?? "", Number(port)), true);
+
+    const res = await maro(home.path, ["grass", "delete", "peers"]);
+    assert.equal(res.code, 0, res.stderr);
+    for (const pid of [record.pids.master, record.pids.redis, ...Object.values(record.pids.agents), ...components])
+      assert.equal(pidAlive(pid), false, `pid ${pid} is gone`);
+    assert.deepEqual(processesWithEnv("CLUSTER_NAME", "peers"), []);
+    assert.equal(await listening(host ?? "", Number(port)), false, "master port closed");
+    assert.equal(await listening("127.0.0.1", redis.redisPort), false, "redis port closed");
+    assert.equal(existsSync(record.dir), false, "record removed");
+    assert.equal((await maro(home.path, ["grass", "status", "peers"])).code, 1);
+  });
+});
+

@@ -10,6 +10,7 @@ echo "maro: lint and format (biome) ..." >&2
 npx biome ci . --colors=off >&2
 echo "maro: type check ..." >&2
 npx turbo run typecheck --output-logs=errors-only >&2
+npx tsc -p tsconfig.json >&2
 trap 'bash scripts/lib/test-dockerd.sh stop' EXIT
 MARO_TEST_DOCKER_HOST="$(bash scripts/lib/test-dockerd.sh start)"
 export MARO_TEST_DOCKER_HOST

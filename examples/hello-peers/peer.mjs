@@ -2,7 +2,7 @@
 // address in the cluster's Redis (MARO's pattern: a hash per job, wait for
 // the expected count), then sends a greeting to the next peer in the ring and
 // waits for the one from the previous peer.
-import { createServer, connect } from "node:net";
+import { connect, createServer } from "node:net";
 import { Redis } from "ioredis";
 
 const env = process.env;

@@ -29,16 +29,21 @@ function dockerHost(): string {
 describe("a local cluster on the docker runtime", () => {
   const home = tempDir("e2e-docker");
   const host = dockerHost();
-  const docker = (...args: string[]) => execFileSync("docker", args, { encoding: "utf8", env: { ...process.env, DOCKER_HOST: host } });
+  const docker = (...args: string[]) =>
+    execFileSync("docker", args, { encoding: "utf8", env: { ...process.env, DOCKER_HOST: host } });
   const file = (name: string, body: string) => {
     const path = join(home.path, name);
     writeFileSync(path, body);
     return path;
   };
-  const get = async (name: string) => json<JobJson>(await maro(home.path, ["grass", "job", "get", "boxes", name, "-o", "json"]));
+  const get = async (name: string) =>
+    json<JobJson>(await maro(home.path, ["grass", "job", "get", "boxes", name, "-o", "json"]));
 
   before(async () => {
-    const deployment = file("deployment.yml", `mode: grass/local\nname: boxes\nruntime: docker\nnodes: 1\ndocker: {socket: "${host}"}\n`);
+    const deployment = file(
+      "deployment.yml",
+      `mode: grass/local\nname: boxes\nruntime: docker\nnodes: 1\ndocker: {socket: "${host}"}\n`,
+    );
     const created = await maro(home.path, ["grass", "create", deployment]);
     assert.equal(created.code, 0, created.stderr);
   });
@@ -67,10 +72,14 @@ describe("a local cluster on the docker runtime", () => {
     );
     const res = await maro(home.path, ["grass", "job", "start", "boxes", job]);
     assert.equal(res.code, 0, res.stderr);
-    const running = await eventually(async () => {
-      const j = await get("limits");
-      return j.components.find((c) => c.id === "sleeper-0" && c.state === "running");
-    }, 20_000, "sleeper running");
+    const running = await eventually(
+      async () => {
+        const j = await get("limits");
+        return j.components.find((c) => c.id === "sleeper-0" && c.state === "running");
+      },
+      20_000,
+      "sleeper running",
+    );
     const inspect = JSON.parse(docker("inspect", running.containerName)) as {
       HostConfig: { NanoCpus: number; Memory: number };
       Config: { Labels: Record<string, string> };
@@ -78,10 +87,14 @@ describe("a local cluster on the docker runtime", () => {
     assert.equal(inspect[0]?.HostConfig.NanoCpus, 500_000_000);
     assert.equal(inspect[0]?.HostConfig.Memory, 64 * 1024 * 1024);
     assert.equal(inspect[0]?.Config.Labels["maro.cluster"], "boxes");
-    const pinger = await eventually(async () => {
-      const j = await get("limits");
-      return j.components.find((c) => c.id === "pinger-0" && c.state === "succeeded");
-    }, 20_000, "pinger done");
+    const pinger = await eventually(
+      async () => {
+        const j = await get("limits");
+        return j.components.find((c) => c.id === "pinger-0" && c.state === "succeeded");
+      },
+      20_000,
+      "pinger done",
+    );
     assert.match(pinger.outputTail, /\+OK/, "AUTH with REDIS_PASSWORD accepted");
     assert.match(pinger.outputTail, /\+PONG/, "Redis reachable at REDIS_HOST:REDIS_PORT from the container");
     assert.match(pinger.outputTail, /job=limits component=pinger-0 index=0/);
@@ -103,11 +116,18 @@ describe("a local cluster on the docker runtime", () => {
     const bad = j.components.find((c) => c.id === "bad-0");
     assert.equal(bad?.exitCode, 3);
     assert.match(bad?.outputTail ?? "", /about to fail/);
-    await eventually(async () => (await get("fails")).components.find((c) => c.id === "ok-0")?.state === "killed", 20_000, "the other component stopped");
+    await eventually(
+      async () => (await get("fails")).components.find((c) => c.id === "ok-0")?.state === "killed",
+      20_000,
+      "the other component stopped",
+    );
   });
 
   test("delete leaves no container of the cluster behind", async () => {
-    const job = file("linger.yml", "name: linger\ncomponents:\n  w:\n    image: maro/busybox:test\n    resources: {cpu: 0.1, memory: 16m}\n    num: 2\n    command: sleep 300\n");
+    const job = file(
+      "linger.yml",
+      "name: linger\ncomponents:\n  w:\n    image: maro/busybox:test\n    resources: {cpu: 0.1, memory: 16m}\n    num: 2\n    command: sleep 300\n",
+    );
     assert.equal((await maro(home.path, ["grass", "job", "start", "boxes", job])).code, 0);
     await eventually(async () => (await get("linger")).state === "running", 20_000, "linger running");
     assert.equal(docker("ps", "-q", "--filter", "label=maro.cluster=boxes").trim().split("\n").length, 2);

@@ -33,11 +33,18 @@ describe("capacity: a job that does not fit waits, says why, and starts when cap
     home.remove();
   });
 
-  const get = async (name: string) => json<JobJson>(await maro(home.path, ["grass", "job", "get", "small", name, "-o", "json"]));
+  const get = async (name: string) =>
+    json<JobJson>(await maro(home.path, ["grass", "job", "get", "small", name, "-o", "json"]));
 
   test("the second job is pending with the reason while the first holds the cpu, then succeeds", async () => {
-    const first = file("first.yml", "name: first\ncomponents:\n  w:\n    resources: {cpu: 1, memory: 64m}\n    command: sleep 3\n");
-    const second = file("second.yml", "name: second\ncomponents:\n  w:\n    resources: {cpu: 1, memory: 64m}\n    command: echo second ran\n");
+    const first = file(
+      "first.yml",
+      "name: first\ncomponents:\n  w:\n    resources: {cpu: 1, memory: 64m}\n    command: sleep 3\n",
+    );
+    const second = file(
+      "second.yml",
+      "name: second\ncomponents:\n  w:\n    resources: {cpu: 1, memory: 64m}\n    command: echo second ran\n",
+    );
     assert.equal((await maro(home.path, ["grass", "job", "start", "small", first])).code, 0);
     await eventually(async () => (await get("first")).state === "running", 10_000, "first running");
     assert.equal((await maro(home.path, ["grass", "job", "start", "small", second])).code, 0);
@@ -46,7 +53,7 @@ describe("capacity: a job that does not fit waits, says why, and starts when cap
       return j.state === "pending" && j.reason.includes("needs") ? j : null;
     });
     assert.match(waiting.reason, /w-0 needs 1 cpu/);
-    assert.match(waiting.reason, /only/, "the reason names the node");
+    assert.match(waiting.reason, /1 insufficient cpu/, "the reason counts the node that lacks cpu");
     const table = await maro(home.path, ["grass", "job", "get", "small", "second"]);
     assert.match(table.stdout, /state: +pending \(.*needs 1 cpu/);
     await eventually(async () => (await get("second")).state === "succeeded", 15_000, "second to succeed");
@@ -54,7 +61,10 @@ describe("capacity: a job that does not fit waits, says why, and starts when cap
   });
 
   test("a job larger than any node says it cannot run here; stopping it ends it as killed", async () => {
-    const huge = file("huge.yml", "name: huge\ncomponents:\n  w:\n    resources: {cpu: 64, memory: 64m}\n    command: echo never\n");
+    const huge = file(
+      "huge.yml",
+      "name: huge\ncomponents:\n  w:\n    resources: {cpu: 64, memory: 64m}\n    command: echo never\n",
+    );
     assert.equal((await maro(home.path, ["grass", "job", "start", "small", huge])).code, 0);
     const j = await eventually(async () => {
       const x = await get("huge");

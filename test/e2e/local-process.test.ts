@@ -24,7 +24,11 @@ interface JobJson {
 describe("a local cluster on the process runtime", () => {
   const home = tempDir("e2e-process");
   const deployment = join(home.path, "deployment.yml");
-  let record: { dir: string; masterAddress: string; pids: { master: number; redis: number; agents: Record<string, number> } };
+  let record: {
+    dir: string;
+    masterAddress: string;
+    pids: { master: number; redis: number; agents: Record<string, number> };
+  };
 
   before(async () => {
     writeFileSync(deployment, "mode: grass/local\nname: peers\nruntime: process\nnodes: 2\n");
@@ -39,7 +43,9 @@ describe("a local cluster on the process runtime", () => {
   });
 
   test("both agents are registered and ready", async () => {
-    const nodes = json<{ name: string; state: string }[]>(await maro(home.path, ["grass", "node", "list", "peers", "-o", "json"]));
+    const nodes = json<{ name: string; state: string }[]>(
+      await maro(home.path, ["grass", "node", "list", "peers", "-o", "json"]),
+    );
     assert.deepEqual(
       nodes.map((n) => [n.name, n.state]),
       [
@@ -52,7 +58,16 @@ describe("a local cluster on the process runtime", () => {
   });
 
   test("hello-peers: three components find each other through Redis and exchange greetings", async () => {
-    const res = await maro(home.path, ["grass", "job", "start", "peers", "examples/hello-peers/job.yml", "--wait", "-o", "json"]);
+    const res = await maro(home.path, [
+      "grass",
+      "job",
+      "start",
+      "peers",
+      "examples/hello-peers/job.yml",
+      "--wait",
+      "-o",
+      "json",
+    ]);
     assert.equal(res.code, 0, `${res.stdout}\n${res.stderr}`);
     const job = json<JobJson>(res);
     assert.equal(job.state, "succeeded");
@@ -91,7 +106,10 @@ describe("a local cluster on the process runtime", () => {
 
   test("delete stops every daemon, component and port of the cluster", async () => {
     const job = join(home.path, "sleepy.yml");
-    writeFileSync(job, "name: sleepy\ncomponents:\n  w:\n    resources: {cpu: 0.1, memory: 16m}\n    num: 2\n    command: sleep 300\n");
+    writeFileSync(
+      job,
+      "name: sleepy\ncomponents:\n  w:\n    resources: {cpu: 0.1, memory: 16m}\n    num: 2\n    command: sleep 300\n",
+    );
     assert.equal((await maro(home.path, ["grass", "job", "start", "peers", job])).code, 0);
     let components: number[] = [];
     for (let i = 0; i < 100 && components.length < 2; i++) {
@@ -114,4 +132,3 @@ describe("a local cluster on the process runtime", () => {
     assert.equal((await maro(home.path, ["grass", "status", "peers"])).code, 1);
   });
 });
-

@@ -12,7 +12,12 @@ export interface CliResult {
 }
 
 /** Runs the built `maro` CLI as a user would, with its own MARO_HOME. */
-export function maro(home: string, args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 120_000): Promise<CliResult> {
+export function maro(
+  home: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  timeoutMs = 120_000,
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [maroBin, ...args], {
       cwd: repoRoot,

@@ -1,4 +1,5 @@
-import { credentials, type ClientDuplexStream } from "@grpc/grpc-js";
+import { type ClientDuplexStream, credentials } from "@grpc/grpc-js";
+import type { Logger } from "@maro/proto";
 import {
   type AgentMessage,
   type ContainerStatus,
@@ -8,7 +9,6 @@ import {
   type Resources,
 } from "@maro/proto";
 import { ownerLabels, toLaunchSpec } from "./launch-spec.js";
-import type { Logger } from "@maro/proto";
 import { type ContainerRuntime, RuntimeError, type RuntimeEvent } from "./runtime/types.js";
 
 export const AGENT_VERSION = "0.1.0";

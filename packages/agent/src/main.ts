@@ -62,7 +62,8 @@ async function main() {
   const cluster = str("cluster") ?? fail("--cluster is required");
   const nodeName = str("name") ?? fail("--name is required");
   const runtimeKind = str("runtime");
-  if (runtimeKind !== "docker" && runtimeKind !== "process") fail(`--runtime: "${runtimeKind}" is not docker or process`);
+  if (runtimeKind !== "docker" && runtimeKind !== "process")
+    fail(`--runtime: "${runtimeKind}" is not docker or process`);
   let reservation: ReturnType<typeof parseReservation>;
   try {
     reservation = parseReservation(str("resources") ?? "");

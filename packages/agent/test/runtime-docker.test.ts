@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, afterEach, before, describe, it } from "node:test";
 import Dockerode from "dockerode";
-import { DockerRuntime, type DockerRuntimeOptions } from "../src/runtime/docker.js";
+import { containerCreateOptions, DockerRuntime, type DockerRuntimeOptions } from "../src/runtime/docker.js";
 import { dockerConnection } from "../src/runtime/docker-client.js";
 import { type LaunchSpec, RuntimeError } from "../src/runtime/types.js";
 import { TEST_IMAGE, testDockerHost } from "./support/docker-host.js";
@@ -204,6 +204,22 @@ describe("DockerRuntime (real dockerd)", () => {
     assert.equal(await exists(name), false);
     await sleep(300);
     assert.equal(log.exitsOf(name).length, 1);
+  });
+
+  it("asks for the GPUs by index; without the nvidia runtime the start fails clearly", async () => {
+    const gpuSpec = spec({ containerName: uniqueName("gpu"), gpuIndices: [0, 2] });
+    const create = containerCreateOptions(gpuSpec, { scopeLabels, networkMode: "bridge" });
+    assert.deepEqual(create.HostConfig?.DeviceRequests, [
+      { Driver: "nvidia", DeviceIDs: ["0", "2"], Capabilities: [["gpu"]] },
+    ]);
+    assert.equal(
+      containerCreateOptions(spec({ containerName: "x" }), { scopeLabels, networkMode: "bridge" }).HostConfig
+        ?.DeviceRequests,
+      undefined,
+    );
+    const { rt } = runtime();
+    await assert.rejects(rt.start(gpuSpec), isRuntimeError("START_FAILED", new RegExp(gpuSpec.containerName)));
+    assert.equal(await exists(gpuSpec.containerName), false);
   });
 
   it("stop() of an unknown name is a no-op", async () => {

@@ -17,7 +17,8 @@ export function buildProgram(): Command {
   registerClusterCommands(grass);
   registerJobCommands(grass);
   registerTemplateCommand(grass);
-  for (const cmd of [program, grass, ...grass.commands, ...grass.commands.flatMap((c) => c.commands)]) cmd.exitOverride();
+  for (const cmd of [program, grass, ...grass.commands, ...grass.commands.flatMap((c) => c.commands)])
+    cmd.exitOverride();
   return program;
 }
 

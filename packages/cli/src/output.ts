@@ -5,7 +5,10 @@ export type OutputFormat = "table" | "json";
 /** Prints rows as aligned columns; the first row is the header. */
 export function table(rows: string[][]): string {
   const widths: number[] = [];
-  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  for (const row of rows)
+    row.forEach((cell, i) => {
+      widths[i] = Math.max(widths[i] ?? 0, cell.length);
+    });
   return rows
     .map((row) =>
       row

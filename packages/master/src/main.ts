@@ -25,7 +25,8 @@ function fail(message: string): never {
 function int(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) fail(`--${name}: "${value}" must be an integer from ${min} to ${max}`);
+  if (!Number.isInteger(n) || n < min || n > max)
+    fail(`--${name}: "${value}" must be an integer from ${min} to ${max}`);
   return n;
 }
 

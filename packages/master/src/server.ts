@@ -2,13 +2,12 @@ import { randomUUID } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Server, ServerCredentials } from "@grpc/grpc-js";
-import { loadMaroProto } from "@maro/proto";
+import { createLogger, type Logger, loadMaroProto } from "@maro/proto";
 import { Controller } from "./cluster/controller.js";
 import { agentChannelHandlers } from "./grpc/agent-channel.js";
 import { masterHandlers } from "./grpc/master-service.js";
-import { createLogger, type Logger } from "@maro/proto";
-import { RedisStateStore } from "./state/redis-store.js";
 import { type RunningRedis, startRedisServer } from "./state/redis-server.js";
+import { RedisStateStore } from "./state/redis-store.js";
 
 export interface MasterOptions {
   clusterName: string;

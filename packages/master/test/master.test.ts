@@ -98,13 +98,21 @@ describe("maro-master with a real Redis and agents on real gRPC streams", () => 
     const env = starts[0]?.env ?? {};
     for (const key of ["CLUSTER_ID", "CLUSTER_NAME", "NODE_ID", "NODE_NAME", "JOB_ID", "JOB_NAME", "COMPONENT_ID"])
       assert.ok(env[key], `env ${key} is set`);
-    for (const key of ["COMPONENT_TYPE", "COMPONENT_INDEX", "CONTAINER_NAME", "REDIS_HOST", "REDIS_PORT", "REDIS_PASSWORD"])
+    for (const key of [
+      "COMPONENT_TYPE",
+      "COMPONENT_INDEX",
+      "CONTAINER_NAME",
+      "REDIS_HOST",
+      "REDIS_PORT",
+      "REDIS_PASSWORD",
+    ])
       assert.ok(env[key] !== undefined && env[key] !== "", `env ${key} is set`);
     assert.equal(env.REDIS_PORT, String(master.redis.port));
     assert.equal((await getJob("ok-job")).state, "scheduled");
     for (const s of starts) a.status({ containerName: s.containerName, state: "running" });
     await eventually(async () => (await getJob("ok-job")).state === "running", 5000, "running");
-    for (const s of starts) a.status({ containerName: s.containerName, state: "exited", exitCode: 0, hasExitCode: true });
+    for (const s of starts)
+      a.status({ containerName: s.containerName, state: "exited", exitCode: 0, hasExitCode: true });
     await eventually(async () => (await getJob("ok-job")).state === "succeeded", 5000, "succeeded");
   });
 
@@ -113,11 +121,18 @@ describe("maro-master with a real Redis and agents on real gRPC streams", () => 
     await call(client, "SubmitJob", { spec: spec("bad-job", { learner: { cpu: 200 }, actor: { cpu: 200 } }) });
     await eventually(() => a.starts.filter((s) => s.jobName === "bad-job").length === 2, 5000, "starts");
     const [learner, actor] = ["learner-0", "actor-0"].map(
-      (id) => a.starts.find((s) => s.jobName === "bad-job" && s.componentId === id) as NonNullable<(typeof a.starts)[0]>,
+      (id) =>
+        a.starts.find((s) => s.jobName === "bad-job" && s.componentId === id) as NonNullable<(typeof a.starts)[0]>,
     );
     a.status({ containerName: learner?.containerName, state: "running" });
     a.status({ containerName: actor?.containerName, state: "running" });
-    a.status({ containerName: learner?.containerName, state: "exited", exitCode: 3, hasExitCode: true, outputTail: "boom\n" });
+    a.status({
+      containerName: learner?.containerName,
+      state: "exited",
+      exitCode: 3,
+      hasExitCode: true,
+      outputTail: "boom\n",
+    });
     const failed = await eventually(async () => {
       const j = await getJob("bad-job");
       return j.state === "failed" ? j : null;
@@ -128,7 +143,9 @@ describe("maro-master with a real Redis and agents on real gRPC streams", () => 
     assert.equal(c?.outputTail, "boom\n");
     await eventually(() => a.stops.includes(actor?.containerName ?? ""), 5000, "a stop for the other component");
     a.status({ containerName: actor?.containerName, state: "exited", exitCode: 143, hasExitCode: true });
-    await eventually(async () => (await getJob("bad-job")).components.find((x) => x.id === "actor-0")?.state === "killed");
+    await eventually(
+      async () => (await getJob("bad-job")).components.find((x) => x.id === "actor-0")?.state === "killed",
+    );
     assert.equal((await getJob("bad-job")).state, "failed", "a failed job stays failed when the rest is stopped");
   });
 

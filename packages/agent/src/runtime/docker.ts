@@ -117,7 +117,13 @@ export class DockerRuntime implements ContainerRuntime {
     await this.watcher.ready;
     let container: Dockerode.Container;
     try {
-      container = await this.docker.createContainer(this.createOptions(spec));
+      container = await this.docker.createContainer(
+        containerCreateOptions(spec, {
+          scopeLabels: this.scope,
+          networkMode: this.networkMode,
+          logConfig: this.logConfig,
+        }),
+      );
     } catch (err) {
       throw startError(err, spec.image, spec.containerName, this.dockerHost);
     }
@@ -178,36 +184,6 @@ export class DockerRuntime implements ContainerRuntime {
     this.closed = true;
     this.watcher.close();
     await Promise.allSettled([...this.exits.values()]);
-  }
-
-  private createOptions(spec: LaunchSpec): Dockerode.ContainerCreateOptions {
-    const hostConfig: Dockerode.HostConfig = {
-      NetworkMode: this.networkMode,
-      ExtraHosts: ["host.docker.internal:host-gateway"],
-    };
-    if (Number.isFinite(spec.cpuMillis) && spec.cpuMillis > 0) hostConfig.NanoCpus = Math.round(spec.cpuMillis * 1e6);
-    if (Number.isFinite(spec.memoryBytes) && spec.memoryBytes > 0) {
-      hostConfig.Memory = Math.round(spec.memoryBytes);
-      // The limit is the limit: no extra swap on top of it.
-      hostConfig.MemorySwap = hostConfig.Memory;
-    }
-    if (spec.mount) hostConfig.Binds = [`${spec.mount.source}:${spec.mount.target}`];
-    if (spec.gpuIndices.length > 0) {
-      hostConfig.DeviceRequests = [
-        { Driver: "nvidia", DeviceIDs: spec.gpuIndices.map(String), Capabilities: [["gpu"]] },
-      ];
-    }
-    if (this.logConfig) hostConfig.LogConfig = { Type: this.logConfig.type, Config: { ...this.logConfig.config } };
-    const options: Dockerode.ContainerCreateOptions = {
-      name: spec.containerName,
-      Image: spec.image,
-      Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
-      Labels: { ...spec.labels, ...this.scope },
-      HostConfig: hostConfig,
-    };
-    const cmd = commandOf(spec);
-    if (cmd) options.Cmd = cmd;
-    return options;
   }
 
   private onDockerEvent(event: DockerContainerEvent): void {
@@ -335,6 +311,39 @@ export class DockerRuntime implements ContainerRuntime {
       }
     }
   }
+}
+
+/** What start() asks the engine to create for a spec (exported for tests). */
+export function containerCreateOptions(
+  spec: LaunchSpec,
+  options: { scopeLabels: Record<string, string>; networkMode: string; logConfig?: DockerRuntimeOptions["logConfig"] },
+): Dockerode.ContainerCreateOptions {
+  const hostConfig: Dockerode.HostConfig = {
+    NetworkMode: options.networkMode,
+    ExtraHosts: ["host.docker.internal:host-gateway"],
+  };
+  if (Number.isFinite(spec.cpuMillis) && spec.cpuMillis > 0) hostConfig.NanoCpus = Math.round(spec.cpuMillis * 1e6);
+  if (Number.isFinite(spec.memoryBytes) && spec.memoryBytes > 0) {
+    hostConfig.Memory = Math.round(spec.memoryBytes);
+    // The limit is the limit: no extra swap on top of it.
+    hostConfig.MemorySwap = hostConfig.Memory;
+  }
+  if (spec.mount) hostConfig.Binds = [`${spec.mount.source}:${spec.mount.target}`];
+  if (spec.gpuIndices.length > 0) {
+    hostConfig.DeviceRequests = [{ Driver: "nvidia", DeviceIDs: spec.gpuIndices.map(String), Capabilities: [["gpu"]] }];
+  }
+  if (options.logConfig)
+    hostConfig.LogConfig = { Type: options.logConfig.type, Config: { ...options.logConfig.config } };
+  const create: Dockerode.ContainerCreateOptions = {
+    name: spec.containerName,
+    Image: spec.image,
+    Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
+    Labels: { ...spec.labels, ...options.scopeLabels },
+    HostConfig: hostConfig,
+  };
+  const cmd = commandOf(spec);
+  if (cmd) create.Cmd = cmd;
+  return create;
 }
 
 /** Cmd for the container; undefined keeps the image's default. */

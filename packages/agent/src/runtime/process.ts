@@ -8,7 +8,7 @@
 // that started them: an agent restart loses track of them.
 
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdir, open, stat } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, stat } from "node:fs/promises";
 import { constants } from "node:os";
 import { join } from "node:path";
 import { OUTPUT_TAIL_BYTES, outputTail } from "./tail.js";
@@ -33,6 +33,9 @@ export interface ProcessRuntimeOptions {
 
 /** Environment variable that carries spec.mount.source (a directory on this host). */
 export const MOUNT_ENV = "MARO_MOUNT";
+
+/** How long an exit report waits for the rest of the process group to die. */
+const GROUP_EXIT_WAIT_MS = 1000;
 
 interface Managed {
   name: string;
@@ -185,6 +188,7 @@ export class ProcessRuntime implements ContainerRuntime {
     const exitCode = code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0);
     // Like a container whose PID 1 ended: nothing it left behind keeps running.
     signalGroup(managed.pid, "SIGKILL");
+    await groupGone(managed.pid, GROUP_EXIT_WAIT_MS);
     let tail: string;
     try {
       tail = await readTail(managed.logPath, managed.logOffset);
@@ -256,6 +260,46 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
       // Already gone.
     }
   }
+}
+
+/**
+ * Waits (at most maxMs) until no live process is left in the group. Killed
+ * members take a moment to die; orphans that init has not reaped yet are
+ * zombies, which count as gone.
+ */
+async function groupGone(pgid: number, maxMs: number): Promise<void> {
+  const deadline = Date.now() + maxMs;
+  while ((await groupAlive(pgid)) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+async function groupAlive(pgid: number): Promise<boolean> {
+  try {
+    process.kill(-pgid, 0);
+  } catch {
+    return false;
+  }
+  if (process.platform !== "linux") return true;
+  let entries: string[];
+  try {
+    entries = await readdir("/proc");
+  } catch {
+    return true;
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = await readFile(`/proc/${entry}/stat`, "utf8");
+    } catch {
+      continue; // exited meanwhile
+    }
+    // "pid (comm) state ppid pgrp ..."; comm may hold spaces and parentheses.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (Number(fields[2]) === pgid && fields[0] !== "Z" && fields[0] !== "X") return true;
+  }
+  return false;
 }
 
 async function readTail(path: string, fromOffset: number): Promise<string> {

@@ -1,7 +1,7 @@
 import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import type { Command } from "commander";
 import type { ClusterStatusOut, ListNodesResponseOut } from "@maro/proto";
+import type { Command } from "commander";
 import { CliError } from "../errors.js";
 import { readCluster } from "../home.js";
 import { createLocalCluster, stopLocalDaemons } from "../local/create.js";
@@ -20,10 +20,22 @@ export function registerClusterCommands(grass: Command): void {
     .action(async (file: string, opts: OutputOption) => {
       const format = outputFormat(opts);
       const deployment = loadDeployment(file);
-      process.stderr.write(`creating cluster ${deployment.name} (${deployment.runtime} runtime, ${deployment.nodes.length} node(s))\n`);
+      process.stderr.write(
+        `creating cluster ${deployment.name} (${deployment.runtime} runtime, ${deployment.nodes.length} node(s))\n`,
+      );
       const record = await createLocalCluster(deployment, progress);
-      if (format === "json") printJson({ name: record.name, mode: record.mode, runtime: record.runtime, master: record.masterAddress, nodes: Object.keys(record.pids.agents) });
-      else process.stdout.write(`cluster ${record.name} is ready: master ${record.masterAddress}, nodes ${Object.keys(record.pids.agents).join(", ")}\n`);
+      if (format === "json")
+        printJson({
+          name: record.name,
+          mode: record.mode,
+          runtime: record.runtime,
+          master: record.masterAddress,
+          nodes: Object.keys(record.pids.agents),
+        });
+      else
+        process.stdout.write(
+          `cluster ${record.name} is ready: master ${record.masterAddress}, nodes ${Object.keys(record.pids.agents).join(", ")}\n`,
+        );
     });
 
   grass
@@ -36,13 +48,19 @@ export function registerClusterCommands(grass: Command): void {
       process.stderr.write(`deleting cluster ${cluster}\n`);
       const forced = await stopLocalDaemons(record);
       const survivors = [
-        ...Object.entries(record.pids.agents).filter(([, pid]) => isAlive(pid, record.dir)).map(([n]) => `agent ${n}`),
+        ...Object.entries(record.pids.agents)
+          .filter(([, pid]) => isAlive(pid, record.dir))
+          .map(([n]) => `agent ${n}`),
         ...(isAlive(record.pids.master, record.dir) ? ["master"] : []),
       ];
-      if (survivors.length > 0) throw new CliError(`could not stop: ${survivors.join(", ")}; the record is kept at ${record.dir}`);
+      if (survivors.length > 0)
+        throw new CliError(`could not stop: ${survivors.join(", ")}; the record is kept at ${record.dir}`);
       if (existsSync(record.dir)) rmSync(record.dir, { recursive: true, force: true });
       if (format === "json") printJson({ name: cluster, deleted: true, forced });
-      else process.stdout.write(`cluster ${cluster} deleted${forced.length ? ` (had to kill: ${forced.join(", ")})` : ""}\n`);
+      else
+        process.stdout.write(
+          `cluster ${cluster} deleted${forced.length ? ` (had to kill: ${forced.join(", ")})` : ""}\n`,
+        );
     });
 
   grass
@@ -54,7 +72,10 @@ export function registerClusterCommands(grass: Command): void {
       await withMaster(cluster, async (api, record) => {
         const s = await api.call<object, ClusterStatusOut>("GetClusterStatus", {});
         if (format === "json") return printJson({ ...s, runtime: record.runtime, masterAddress: record.masterAddress });
-        const jobs = Object.entries(s.jobsByState).map(([k, v]) => `${v} ${k}`).join(", ") || "none";
+        const jobs =
+          Object.entries(s.jobsByState)
+            .map(([k, v]) => `${v} ${k}`)
+            .join(", ") || "none";
         process.stdout.write(
           [
             `cluster:   ${s.clusterName} (${s.clusterId})`,
@@ -84,7 +105,15 @@ export function registerClusterCommands(grass: Command): void {
         if (format === "json") return printJson(res.nodes);
         const rows = [["NAME", "STATE", "ADDRESS", "RUNTIME", "ALLOCATABLE", "ALLOCATED", "HEARTBEAT"]];
         for (const n of res.nodes)
-          rows.push([n.name, n.state, n.address, n.runtime, resources(n.allocatable), resources(n.allocated), ago(Number(n.lastHeartbeatMs))]);
+          rows.push([
+            n.name,
+            n.state,
+            n.address,
+            n.runtime,
+            resources(n.allocatable),
+            resources(n.allocated),
+            ago(Number(n.lastHeartbeatMs)),
+          ]);
         process.stdout.write(`${table(rows)}\n`);
       });
     });

@@ -13,7 +13,10 @@ export function outputFormat(opts: OutputOption): OutputFormat {
 }
 
 /** Opens the cluster's record and a client to its master; closes the client after fn. */
-export async function withMaster<T>(cluster: string, fn: (api: MasterApi, record: ClusterRecord) => Promise<T>): Promise<T> {
+export async function withMaster<T>(
+  cluster: string,
+  fn: (api: MasterApi, record: ClusterRecord) => Promise<T>,
+): Promise<T> {
   const record = readCluster(cluster);
   const api = new MasterApi(record.masterAddress);
   try {

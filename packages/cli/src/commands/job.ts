@@ -1,5 +1,11 @@
+import type {
+  ClusterEventOut,
+  JobOut,
+  ListJobsResponseOut,
+  StopJobResponseOut,
+  SubmitJobResponseOut,
+} from "@maro/proto";
 import type { Command } from "commander";
-import type { ClusterEventOut, JobOut, ListJobsResponseOut, StopJobResponseOut, SubmitJobResponseOut } from "@maro/proto";
 import type { MasterApi } from "../client.js";
 import { CliError, EXIT } from "../errors.js";
 import { readCluster } from "../home.js";
@@ -20,7 +26,12 @@ function exitCodeFor(job: JobOut): number {
  * Follows a job until it ends: driven by the master's event stream, with a
  * slow GetJob as a safety net for events missed while the stream opened.
  */
-async function waitForJob(api: MasterApi, name: string, timeoutMs: number, log: (line: string) => void): Promise<JobOut> {
+async function waitForJob(
+  api: MasterApi,
+  name: string,
+  timeoutMs: number,
+  log: (line: string) => void,
+): Promise<JobOut> {
   const stream = api.watch(name);
   try {
     return await new Promise<JobOut>((resolve, reject) => {
@@ -42,7 +53,10 @@ async function waitForJob(api: MasterApi, name: string, timeoutMs: number, log: 
       const safety = setInterval(() => void check(), 2000);
       const timer =
         timeoutMs > 0
-          ? setTimeout(() => end(() => reject(new CliError(`job ${name} did not end within ${timeoutMs / 1000}s`))), timeoutMs)
+          ? setTimeout(
+              () => end(() => reject(new CliError(`job ${name} did not end within ${timeoutMs / 1000}s`))),
+              timeoutMs,
+            )
           : null;
       stream.on("data", (e: ClusterEventOut) => {
         if (e.kind === "component")
@@ -70,7 +84,8 @@ export function registerJobCommands(grass: Command): void {
     .action(async (cluster: string, file: string, opts: OutputOption & { wait?: boolean; timeout: string }) => {
       const format = outputFormat(opts);
       const timeout = Number(opts.timeout);
-      if (!Number.isFinite(timeout) || timeout < 0) throw new CliError("--timeout: must be a number of seconds, 0 or more", EXIT.USAGE);
+      if (!Number.isFinite(timeout) || timeout < 0)
+        throw new CliError("--timeout: must be a number of seconds, 0 or more", EXIT.USAGE);
       const record = readCluster(cluster);
       const spec = loadJob(file, { runtime: record.runtime });
       await withMaster(cluster, async (api) => {

@@ -63,7 +63,9 @@ async function waitForAgents(
     if (count === wanted.length) return;
     for (const [name, pid] of Object.entries(record.pids.agents)) {
       if (!isAlive(pid, record.dir))
-        throw new CliError(`maro-agent ${name} exited during start:\n${tailFile(join(record.dir, "logs", `${name}.log`))}`);
+        throw new CliError(
+          `maro-agent ${name} exited during start:\n${tailFile(join(record.dir, "logs", `${name}.log`))}`,
+        );
     }
     await sleep(100);
   }

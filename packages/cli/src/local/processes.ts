@@ -24,7 +24,12 @@ export function daemonBin(name: "maro-master" | "maro-agent"): string {
 }
 
 /** Starts a daemon detached from this process, output appended to logFile. */
-export function spawnDaemon(bin: string, args: string[], logFile: string, env: NodeJS.ProcessEnv = process.env): number {
+export function spawnDaemon(
+  bin: string,
+  args: string[],
+  logFile: string,
+  env: NodeJS.ProcessEnv = process.env,
+): number {
   const fd = openSync(logFile, "a", 0o600);
   try {
     const child = spawn(process.execPath, [bin, ...args], { detached: true, stdio: ["ignore", fd, fd], env });

@@ -83,7 +83,7 @@ export function oneOf<const V extends string>(what: string, values: readonly V[]
     }
     const near = suggest(value, values);
     const hint = near === undefined ? "" : ` (did you mean ${near}?)`;
-    throw new FieldProblem(`${describeValue(value)} is not a ${what}; use ${listOf(values)}${hint}`);
+    throw new FieldProblem(`${describeValue(value)} is not a valid ${what}; use ${listOf(values)}${hint}`);
   });
 }
 
@@ -158,7 +158,7 @@ export function gpu(options: { allowAll?: boolean; fallback?: number }) {
     if (options.allowAll && value === "all") return "all";
     if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > 1024) {
       const all = options.allowAll ? "all or " : "";
-      throw new FieldProblem(`expected ${all}a whole number of GPUs (0 or more), got ${describeValue(value)}`);
+      throw new FieldProblem(`expected ${all}a whole number of GPUs from 0 to 1024, got ${describeValue(value)}`);
     }
     return value;
   });

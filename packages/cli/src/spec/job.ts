@@ -77,8 +77,8 @@ const jobMode = field((value): string | undefined => {
     throw new FieldProblem("k8s/aks jobs run with `maro k8s job start`; use grass/local, or leave mode out");
   }
   const near = typeof value === "string" ? suggest(value, JOB_MODES) : undefined;
-  const hint = near === undefined ? "" : ` (did you mean ${near}?)`;
-  throw new FieldProblem(`${describeValue(value)} is not a grass mode; use grass/local, or leave mode out${hint}`);
+  const fix = near === undefined || near === "grass/local" ? "grass/local" : `${near} or grass/local`;
+  throw new FieldProblem(`${describeValue(value)} is not a grass mode; use ${fix}, or leave mode out`);
 });
 
 /** An absolute path inside the component, without `..`. */

@@ -3,7 +3,19 @@
 // errors reported with the file, line and column.
 
 import { closeSync, openSync, readSync } from "node:fs";
-import { type Document, isAlias, isMap, isNode, isScalar, isSeq, Lexer, LineCounter, type Node, type Pair, parseDocument } from "yaml";
+import {
+  type Document,
+  isAlias,
+  isMap,
+  isNode,
+  isScalar,
+  isSeq,
+  Lexer,
+  LineCounter,
+  type Node,
+  type Pair,
+  parseDocument,
+} from "yaml";
 import { describeValue, SpecError, type SpecIssue } from "./errors.js";
 
 export const MAX_YAML_BYTES = 1024 * 1024;
@@ -124,7 +136,7 @@ export function parseYaml(text: string, file: string): LoadedYaml {
     stringKeys: true,
     uniqueKeys: true,
     resolveKnownTags: false,
-    logLevel: "silent",
+    logLevel: "error",
   });
   if (doc.errors.length > 0) {
     const issues: SpecIssue[] = doc.errors.slice(0, MAX_SYNTAX_ERRORS).map((error) => {

@@ -2,6 +2,7 @@
 
 import { lstatSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { CliError, EXIT } from "../errors.js";
 import { DEPLOYMENT_TEMPLATE, JOB_TEMPLATE } from "./templates.js";
 
 export const TEMPLATE_FILES: ReadonlyArray<readonly [name: string, content: string]> = [
@@ -9,13 +10,13 @@ export const TEMPLATE_FILES: ReadonlyArray<readonly [name: string, content: stri
   ["job.yml", JOB_TEMPLATE],
 ];
 
-/** Existing files the templates would overwrite; the message names them and `--force`. */
-export class TemplateExistsError extends Error {
+/** Existing files the templates would overwrite; the message names them and `--force`. A usage error (exit 2). */
+export class TemplateExistsError extends CliError {
   readonly code = "TEMPLATE_EXISTS";
 
   constructor(readonly files: readonly string[]) {
     const which = files.length === 1 ? `${files[0]} already exists` : `${files.join(" and ")} already exist`;
-    super(`${which}; pass --force to overwrite`);
+    super(`${which}; pass --force to overwrite`, EXIT.USAGE);
     this.name = "TemplateExistsError";
   }
 }

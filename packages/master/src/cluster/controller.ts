@@ -1,10 +1,9 @@
 import { EventEmitter } from "node:events";
-import type { ContainerStatusOut, MasterMessage, RegisterOut } from "@maro/proto";
+import type { ContainerStatusOut, Logger, MasterMessage, RegisterOut } from "@maro/proto";
 import { schedule } from "@maro/scheduler";
 import { MaroError } from "../errors.js";
 import { deriveJobState, holdsResources } from "../jobs/lifecycle.js";
 import { containerName, newJob, validateJobSpec } from "../jobs/new-job.js";
-import type { Logger } from "@maro/proto";
 import {
   type ComponentRecord,
   type JobRecord,
@@ -346,7 +345,14 @@ export class Controller {
     return write;
   }
 
-  private emit(kind: ClusterEventRecord["kind"], job: string, component: string, node: string, state: string, message: string) {
+  private emit(
+    kind: ClusterEventRecord["kind"],
+    job: string,
+    component: string,
+    node: string,
+    state: string,
+    message: string,
+  ) {
     const event: ClusterEventRecord = { timeMs: this.now(), kind, job, component, node, state, message };
     this.events.emit("event", event);
   }

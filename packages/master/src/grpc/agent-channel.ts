@@ -1,9 +1,8 @@
 import { type ServerDuplexStream, status } from "@grpc/grpc-js";
-import type { AgentChannelHandlers, AgentMessageOut, MasterMessage } from "@maro/proto";
+import type { AgentChannelHandlers, AgentMessageOut, Logger, MasterMessage } from "@maro/proto";
 import { PROTOCOL_VERSION } from "@maro/proto";
 import type { AgentSession, Controller } from "../cluster/controller.js";
 import { describe } from "../errors.js";
-import type { Logger } from "@maro/proto";
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
@@ -14,10 +13,7 @@ export interface AgentChannelOptions {
 }
 
 /** Validates a Register message; returns the problem, or null when it is acceptable. */
-export function registerProblem(
-  msg: AgentMessageOut,
-  clusterName: string,
-): { code: string; message: string } | null {
+export function registerProblem(msg: AgentMessageOut, clusterName: string): { code: string; message: string } | null {
   const reg = msg.register;
   if (msg.body !== "register" || !reg)
     return { code: "NOT_REGISTERED", message: "the first message on the agent channel must be Register" };
@@ -31,16 +27,24 @@ export function registerProblem(
       code: "WRONG_CLUSTER",
       message: `agent wants to join cluster "${reg.clusterName}" but this master runs "${clusterName}"`,
     };
-  if (!DNS_LABEL.test(reg.nodeName)) return { code: "INVALID_ARGUMENT", message: `node name "${reg.nodeName}" is not a DNS label` };
+  if (!DNS_LABEL.test(reg.nodeName))
+    return { code: "INVALID_ARGUMENT", message: `node name "${reg.nodeName}" is not a DNS label` };
   const r = reg.allocatable;
   if (!r || !(r.cpuMillis >= 0) || !(r.memoryBytes >= 0) || !(r.gpu >= 0) || r.gpu !== reg.gpuIndices.length)
-    return { code: "INVALID_ARGUMENT", message: "allocatable resources are missing, negative, or disagree with the GPU list" };
+    return {
+      code: "INVALID_ARGUMENT",
+      message: "allocatable resources are missing, negative, or disagree with the GPU list",
+    };
   if (reg.runtime !== "docker" && reg.runtime !== "process")
     return { code: "INVALID_ARGUMENT", message: `runtime "${reg.runtime}" is not docker or process` };
   return null;
 }
 
-export function agentChannelHandlers(controller: Controller, options: AgentChannelOptions, log: Logger): AgentChannelHandlers {
+export function agentChannelHandlers(
+  controller: Controller,
+  options: AgentChannelOptions,
+  log: Logger,
+): AgentChannelHandlers {
   return {
     Connect: (call: ServerDuplexStream<AgentMessageOut, MasterMessage>) => {
       let nodeName: string | null = null;
@@ -59,9 +63,11 @@ export function agentChannelHandlers(controller: Controller, options: AgentChann
       // Messages are handled one at a time, in order.
       let chain: Promise<void> = Promise.resolve();
       call.on("data", (msg: AgentMessageOut) => {
-        chain = chain.then(() => handle(msg)).catch((err) => {
-          log.error("agent message failed", { node: nodeName, error: describe(err) });
-        });
+        chain = chain
+          .then(() => handle(msg))
+          .catch((err) => {
+            log.error("agent message failed", { node: nodeName, error: describe(err) });
+          });
       });
       const finish = () => {
         if (closed) return;

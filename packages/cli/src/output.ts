@@ -1,4 +1,5 @@
-import { formatCpu, formatMemory } from "@maro/proto";
+import { formatCpu } from "@maro/proto";
+import { formatMemory } from "@maro/scheduler";
 
 export type OutputFormat = "table" | "json";
 

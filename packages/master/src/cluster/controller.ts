@@ -238,8 +238,12 @@ export class Controller {
           ? status.message
           : status.oomKilled
             ? "out of memory"
-            : `exit code ${status.exitCode}`;
-      this.endComponent(component, ok ? "succeeded" : stopped ? "killed" : "failed", message);
+            : ok
+              ? ""
+              : `exit code ${status.exitCode}`;
+      const state = ok ? "succeeded" : stopped ? "killed" : "failed";
+      this.endComponent(component, state, message);
+      this.emit("component", job.name, component.id, nodeName, state, message);
     } else {
       return;
     }

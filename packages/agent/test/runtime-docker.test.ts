@@ -10,8 +10,9 @@ import { after, afterEach, before, describe, it } from "node:test";
 import Dockerode from "dockerode";
 import { containerCreateOptions, DockerRuntime, type DockerRuntimeOptions } from "../src/runtime/docker.js";
 import { dockerConnection } from "../src/runtime/docker-client.js";
-import { type LaunchSpec, RuntimeError } from "../src/runtime/types.js";
+import type { LaunchSpec } from "../src/runtime/types.js";
 import { TEST_IMAGE, testDockerHost } from "./support/docker-host.js";
+import { isRuntimeError, launchSpec } from "./support/launch.js";
 import { EventLog, sleep } from "./support/runtime-events.js";
 
 const run = randomBytes(4).toString("hex");
@@ -19,28 +20,7 @@ const scopeLabels = { "maro.managed": "true", "maro.test-run": run };
 let seq = 0;
 const uniqueName = (what: string) => `maro-test-${run}-${what}-${++seq}`;
 
-function spec(overrides: Partial<LaunchSpec> & Pick<LaunchSpec, "containerName">): LaunchSpec {
-  return {
-    image: TEST_IMAGE,
-    command: ["sleep 1000"],
-    shell: true,
-    env: {},
-    cpuMillis: 0,
-    memoryBytes: 0,
-    gpuIndices: [],
-    labels: {},
-    ...overrides,
-  };
-}
-
-function isRuntimeError(code: RuntimeError["code"], pattern?: RegExp) {
-  return (err: unknown) => {
-    assert.ok(err instanceof RuntimeError, `expected a RuntimeError, got ${String(err)}`);
-    assert.equal(err.code, code, err.message);
-    if (pattern) assert.match(err.message, pattern);
-    return true;
-  };
-}
+const spec = (overrides: Partial<LaunchSpec> & Pick<LaunchSpec, "containerName">) => launchSpec(TEST_IMAGE, overrides);
 
 describe("DockerRuntime (real dockerd)", () => {
   let host = "";

@@ -6,34 +6,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, afterEach, before, describe, it } from "node:test";
 import { MOUNT_ENV, ProcessRuntime } from "../src/runtime/process.js";
-import { type LaunchSpec, RuntimeError } from "../src/runtime/types.js";
+import type { LaunchSpec } from "../src/runtime/types.js";
+import { isRuntimeError, launchSpec } from "./support/launch.js";
 import { EventLog, sleep } from "./support/runtime-events.js";
 
 let seq = 0;
 const uniqueName = (what: string) => `proc-${what}-${++seq}`;
 
-function spec(overrides: Partial<LaunchSpec> & Pick<LaunchSpec, "containerName">): LaunchSpec {
-  return {
-    image: "",
-    command: ["sleep 1000"],
-    shell: true,
-    env: {},
-    cpuMillis: 0,
-    memoryBytes: 0,
-    gpuIndices: [],
-    labels: {},
-    ...overrides,
-  };
-}
-
-function isRuntimeError(code: RuntimeError["code"], pattern?: RegExp) {
-  return (err: unknown) => {
-    assert.ok(err instanceof RuntimeError, `expected a RuntimeError, got ${String(err)}`);
-    assert.equal(err.code, code, err.message);
-    if (pattern) assert.match(err.message, pattern);
-    return true;
-  };
-}
+const spec = (overrides: Partial<LaunchSpec> & Pick<LaunchSpec, "containerName">) => launchSpec("", overrides);
 
 /** Gone, or a zombie nobody reaped yet (it no longer runs). */
 async function isGone(pid: number): Promise<boolean> {

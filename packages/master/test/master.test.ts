@@ -5,7 +5,7 @@ import { type JobOut, type JobSpec, loadMaroProto, type MasterClient, silentLogg
 import { Redis } from "ioredis";
 import { ScriptedAgent } from "../../../test/support/fake-agent.js";
 import { eventually, tempDir } from "../../../test/support/tmp.js";
-import { type RunningMaster, startMaster } from "../src/index.js";
+import { type MasterOptions, type RunningMaster, startMaster } from "../src/index.js";
 
 const CLUSTER = "unit";
 
@@ -36,6 +36,18 @@ describe("maro-master with a real Redis and agents on real gRPC streams", () => 
   let master: RunningMaster;
   let client: MasterClient;
   const agents: ScriptedAgent[] = [];
+  const options: MasterOptions = {
+    clusterName: CLUSTER,
+    dataDir: dir.path,
+    host: "127.0.0.1",
+    port: 0,
+    redisPort: 0,
+    redisBind: ["127.0.0.1"],
+    heartbeatIntervalMs: 200,
+    heartbeatTtlMs: 1000,
+    stopGraceSeconds: 1,
+    log: silentLogger,
+  };
 
   const agent = async (nodeName: string, extra: object = {}) => {
     const a = new ScriptedAgent(master.address, { nodeName, clusterName: CLUSTER, ...extra });
@@ -46,18 +58,7 @@ describe("maro-master with a real Redis and agents on real gRPC streams", () => 
   const getJob = (name: string) => call<JobOut>(client, "GetJob", { name });
 
   before(async () => {
-    master = await startMaster({
-      clusterName: CLUSTER,
-      dataDir: dir.path,
-      host: "127.0.0.1",
-      port: 0,
-      redisPort: 0,
-      redisBind: ["127.0.0.1"],
-      heartbeatIntervalMs: 200,
-      heartbeatTtlMs: 1000,
-      stopGraceSeconds: 1,
-      log: silentLogger,
-    });
+    master = await startMaster(options);
     const proto = loadMaroProto();
     client = new proto.maro.v1.Master(master.address, credentials.createInsecure()) as unknown as MasterClient;
   });
@@ -222,18 +223,7 @@ describe("maro-master with a real Redis and agents on real gRPC streams", () => 
     for (const a of agents) a.close();
     client.close();
     await master.stop();
-    master = await startMaster({
-      clusterName: CLUSTER,
-      dataDir: dir.path,
-      host: "127.0.0.1",
-      port: 0,
-      redisPort: 0,
-      redisBind: ["127.0.0.1"],
-      heartbeatIntervalMs: 200,
-      heartbeatTtlMs: 1000,
-      stopGraceSeconds: 1,
-      log: silentLogger,
-    });
+    master = await startMaster(options);
     const proto = loadMaroProto();
     client = new proto.maro.v1.Master(master.address, credentials.createInsecure()) as unknown as MasterClient;
     const afterRestart = await call<{ jobs: JobOut[] }>(client, "ListJobs", {});

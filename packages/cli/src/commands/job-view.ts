@@ -4,11 +4,13 @@ import { ago, duration, resources, table } from "../output.js";
 export function jobsTable(jobs: JobOut[]): string {
   const rows = [["NAME", "STATE", "COMPONENTS", "SUBMITTED", "DURATION", "REASON"]];
   for (const j of jobs) {
-    const running = j.components.filter((c) => c.state === "running").length;
+    const byState = new Map<string, number>();
+    for (const c of j.components) byState.set(c.state, (byState.get(c.state) ?? 0) + 1);
+    const summary = [...byState].map(([state, n]) => `${n} ${state}`).join(", ");
     rows.push([
       j.name,
       j.state,
-      `${running}/${j.components.length} running`,
+      summary,
       ago(Number(j.submittedAtMs)),
       duration(Number(j.scheduledAtMs), Number(j.finishedAtMs) || Date.now()),
       j.reason.split("\n")[0] ?? "",

@@ -36,10 +36,10 @@ describe("capacity: a job that does not fit waits, says why, and starts when cap
   const get = async (name: string) =>
     json<JobJson>(await maro(home.path, ["grass", "job", "get", "small", name, "-o", "json"]));
 
-  test("the second job is pending with the reason while the first holds the cpu, then succeeds", async () => {
+  test("the second job is pending with the reason while the first holds the cpu, and runs once it is stopped", async () => {
     const first = file(
       "first.yml",
-      "name: first\ncomponents:\n  w:\n    resources: {cpu: 1, memory: 64m}\n    command: sleep 3\n",
+      "name: first\ncomponents:\n  w:\n    resources: {cpu: 1, memory: 64m}\n    command: sleep 300\n",
     );
     const second = file(
       "second.yml",
@@ -56,8 +56,10 @@ describe("capacity: a job that does not fit waits, says why, and starts when cap
     assert.match(waiting.reason, /1 insufficient cpu/, "the reason counts the node that lacks cpu");
     const table = await maro(home.path, ["grass", "job", "get", "small", "second"]);
     assert.match(table.stdout, /state: +pending \(.*needs 1 cpu/);
+    assert.equal((await get("second")).state, "pending", "still waiting while first runs");
+    assert.equal((await maro(home.path, ["grass", "job", "stop", "small", "first"])).code, 0);
     await eventually(async () => (await get("second")).state === "succeeded", 15_000, "second to succeed");
-    assert.equal((await get("first")).state, "succeeded");
+    assert.equal((await get("first")).state, "killed");
   });
 
   test("a job larger than any node says it cannot run here; stopping it ends it as killed", async () => {

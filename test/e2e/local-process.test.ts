@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { json, maro } from "../support/cli.js";
@@ -102,6 +102,50 @@ describe("a local cluster on the process runtime", () => {
   test("usage errors exit 2", async () => {
     assert.equal((await maro(home.path, ["grass", "job", "frobnicate"])).code, 2);
     assert.equal((await maro(home.path, ["grass", "job", "list", "peers", "-o", "yaml"])).code, 2);
+  });
+
+  test("keys and tokens are private, and no secret shows in -o json output or the daemons' logs", async () => {
+    for (const rel of ["tls/admin.key", "join-token", "master/tls/ca.key", "master/redis/redis.password"])
+      assert.equal(statSync(join(record.dir, rel)).mode & 0o777, 0o600, `${rel} is 0600`);
+    for (const node of Object.keys(record.pids.agents))
+      assert.equal(statSync(join(record.dir, "agents", node, "tls", "node.key")).mode & 0o777, 0o600);
+    const password = readFileSync(join(record.dir, "master", "redis", "redis.password"), "utf8").trim();
+    const token = readFileSync(join(record.dir, "join-token"), "utf8").trim();
+    const outputs = [
+      (await maro(home.path, ["grass", "status", "peers", "-o", "json"])).stdout,
+      (await maro(home.path, ["grass", "node", "list", "peers", "-o", "json"])).stdout,
+      (await maro(home.path, ["grass", "job", "list", "peers", "-o", "json"])).stdout,
+      ...["master", ...Object.keys(record.pids.agents)].map((n) =>
+        readFileSync(join(record.dir, "logs", `${n}.log`), "utf8"),
+      ),
+    ];
+    for (const text of outputs) {
+      assert.equal(text.includes(password), false, "no Redis password");
+      assert.equal(text.includes(token), false, "no join token");
+    }
+    for (const pid of [record.pids.master, ...Object.values(record.pids.agents)]) {
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+      assert.equal(cmdline.includes(token) || cmdline.includes(password), false, "no secret on a command line");
+    }
+  });
+
+  test("join tokens: shown, rotated, revoked from the CLI", async () => {
+    const shown = json<{ token: string }>(
+      await maro(home.path, ["grass", "node", "join-token", "peers", "-o", "json"]),
+    );
+    assert.match(shown.token, /^maro1\.[a-z0-9]{8}\./);
+    const again = json<{ token: string }>(
+      await maro(home.path, ["grass", "node", "join-token", "peers", "-o", "json"]),
+    );
+    assert.equal(again.token, shown.token, "showing does not rotate");
+    const rotated = json<{ token: string }>(
+      await maro(home.path, ["grass", "node", "join-token", "peers", "--rotate", "-o", "json"]),
+    );
+    assert.notEqual(rotated.token, shown.token);
+    const revoked = await maro(home.path, ["grass", "node", "join-token", "peers", "--revoke"]);
+    assert.equal(revoked.code, 0);
+    assert.match(revoked.stdout, /revoked/);
+    assert.equal((await maro(home.path, ["grass", "node", "join-token", "peers", "--rotate", "--revoke"])).code, 2);
   });
 
   test("delete stops every daemon, component and port of the cluster", async () => {

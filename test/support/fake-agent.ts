@@ -1,4 +1,4 @@
-import { type ClientDuplexStream, credentials } from "@grpc/grpc-js";
+import type { ChannelCredentials, ClientDuplexStream } from "@grpc/grpc-js";
 import {
   type AgentMessage,
   type ContainerStatus,
@@ -21,10 +21,15 @@ export class ScriptedAgent {
   private client;
   private heartbeat: NodeJS.Timeout | null = null;
   ended = false;
+  error: Error | null = null;
 
-  constructor(address: string, register: Partial<Register> & { nodeName: string; clusterName: string }) {
+  constructor(
+    address: string,
+    creds: ChannelCredentials,
+    register: Partial<Register> & { nodeName: string; clusterName: string },
+  ) {
     const proto = loadMaroProto();
-    this.client = new proto.maro.v1.AgentChannel(address, credentials.createInsecure());
+    this.client = new proto.maro.v1.AgentChannel(address, creds);
     this.stream = this.client.Connect();
     this.stream.on("data", (m: MasterMessageOut) => {
       this.messages.push(m);
@@ -32,8 +37,9 @@ export class ScriptedAgent {
       if (m.stop) this.stops.push(m.stop.containerName);
       if (m.registered) this.heartbeat = setInterval(() => this.send({ heartbeat: { timeMs: Date.now() } }), 200);
     });
-    this.stream.on("error", () => {
+    this.stream.on("error", (err: Error) => {
       this.ended = true;
+      this.error = err;
     });
     this.stream.on("end", () => {
       this.ended = true;

@@ -1,4 +1,5 @@
 import { type ClientDuplexStream, credentials } from "@grpc/grpc-js";
+import type { CertBundle } from "@maro/pki";
 import type { Logger } from "@maro/proto";
 import {
   type AgentMessage,
@@ -15,6 +16,9 @@ export const AGENT_VERSION = "0.1.0";
 
 export interface ChannelOptions {
   master: string;
+  /** The cluster CA and this node's certificate: the channel is mutual TLS. */
+  caPem: string;
+  nodeCert: CertBundle;
   cluster: string;
   nodeName: string;
   address: string;
@@ -53,7 +57,12 @@ export class MasterChannel {
 
   constructor(private readonly options: ChannelOptions) {
     const proto = loadMaroProto();
-    this.client = new proto.maro.v1.AgentChannel(options.master, credentials.createInsecure(), {
+    const tls = credentials.createSsl(
+      Buffer.from(options.caPem),
+      Buffer.from(options.nodeCert.keyPem),
+      Buffer.from(options.nodeCert.certPem),
+    );
+    this.client = new proto.maro.v1.AgentChannel(options.master, tls, {
       "grpc.max_receive_message_length": 8 * 1024 * 1024,
       "grpc.keepalive_time_ms": 10_000,
     });

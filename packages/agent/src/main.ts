@@ -1,8 +1,10 @@
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { networkInterfaces } from "node:os";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { createLogger } from "@maro/proto";
 import { AGENT_VERSION, MasterChannel, RefusedError } from "./channel.js";
+import { EnrolError, ensureNodeCertificate } from "./enrol.js";
 import { ownerLabels } from "./launch-spec.js";
 import { applyReservation, measureNode, parseReservation } from "./resources/index.js";
 import { DockerRuntime } from "./runtime/docker.js";
@@ -16,7 +18,10 @@ const USAGE = `usage: maro-agent --master HOST:PORT --cluster NAME --name NODE [
   --name NODE            this node's name (DNS label)
   --runtime R            docker or process (default docker)
   --docker-socket S      Docker Engine socket (default $DOCKER_HOST or /var/run/docker.sock)
-  --state-dir DIR        where the process runtime keeps logs and scratch dirs
+  --state-dir DIR        the agent's own files: tls/ (node key and certificate), logs, scratch dirs
+  --ca-file FILE         the cluster CA certificate (ca.crt), to verify the master
+  --token-file FILE      a join token, needed until the node has its certificate
+                         (or MARO_JOIN_TOKEN in the environment; never on the command line)
   --resources SPEC       what this node offers: cpu=all|N,memory=all|2048m,gpu=all|N (default all)
   --address ADDR         address peers use to reach components here (default: first non-loopback IPv4)
   --cleanup-on-exit      stop this node's components when the agent is stopped (local clusters)
@@ -44,6 +49,8 @@ async function main() {
         runtime: { type: "string", default: "docker" },
         "docker-socket": { type: "string" },
         "state-dir": { type: "string" },
+        "ca-file": { type: "string" },
+        "token-file": { type: "string" },
         resources: { type: "string", default: "cpu=all,memory=all,gpu=all" },
         address: { type: "string" },
         "cleanup-on-exit": { type: "boolean" },
@@ -70,6 +77,17 @@ async function main() {
   } catch (err) {
     fail(`--resources: ${err instanceof Error ? err.message : String(err)}`);
   }
+  const stateDir = str("state-dir") ?? fail("--state-dir is required");
+  const caFile = str("ca-file") ?? fail("--ca-file is required: the agent only talks TLS to its master");
+  let caPem: string;
+  let token = process.env.MARO_JOIN_TOKEN;
+  try {
+    caPem = readFileSync(caFile, "utf8");
+    const tokenFile = str("token-file");
+    if (tokenFile) token = readFileSync(tokenFile, "utf8").trim();
+  } catch (err) {
+    fail(err instanceof Error ? err.message : String(err));
+  }
   const log = createLogger("maro-agent");
   const measured = await measureNode();
   let offer: ReturnType<typeof applyReservation>;
@@ -87,12 +105,30 @@ async function main() {
       onWarning: (message) => log.warn(message),
     });
   } else {
-    const stateDir = str("state-dir") ?? fail("--state-dir is required with --runtime process");
     mkdirSync(stateDir, { recursive: true });
     runtime = new ProcessRuntime({ stateDir, scopeLabels: owner, onWarning: (message) => log.warn(message) });
   }
+  let nodeCert: Awaited<ReturnType<typeof ensureNodeCertificate>>;
+  try {
+    nodeCert = await ensureNodeCertificate({
+      master,
+      cluster,
+      nodeName,
+      caPem,
+      tlsDir: join(stateDir, "tls"),
+      token,
+      log,
+    });
+  } catch (err) {
+    if (!(err instanceof EnrolError)) throw err;
+    process.stderr.write(`maro-agent: ${err.message}\n`);
+    await runtime.close();
+    process.exit(3);
+  }
   const channel = new MasterChannel({
     master,
+    caPem,
+    nodeCert,
     cluster,
     nodeName,
     address: str("address") ?? defaultAddress(),

@@ -11,16 +11,29 @@ export function fromGrpcError(err: ServiceError, address: string): CliError {
       `cannot reach the master at ${address} (${err.details}); is the cluster running? see \`maro grass status\``,
     );
   if (err.code === status.DEADLINE_EXCEEDED) return new CliError(`the master at ${address} did not answer in time`);
+  if (err.code === status.UNAUTHENTICATED || err.code === status.PERMISSION_DENIED)
+    return new CliError(`the master at ${address} refused this CLI's certificate: ${err.details}`);
   const code = (err.metadata as Metadata | undefined)?.get("maro-error-code")[0];
   return new CliError(code ? `${err.details} [${String(code)}]` : err.details || err.message);
+}
+
+/** The CLI's credentials for one cluster: its CA and the admin certificate. */
+export interface AdminTls {
+  caPem: string;
+  keyPem: string;
+  certPem: string;
 }
 
 export class MasterApi {
   readonly client: MasterClient;
 
-  constructor(readonly address: string) {
+  constructor(
+    readonly address: string,
+    tls: AdminTls,
+  ) {
     const proto = loadMaroProto();
-    this.client = new proto.maro.v1.Master(address, credentials.createInsecure(), {
+    const creds = credentials.createSsl(Buffer.from(tls.caPem), Buffer.from(tls.keyPem), Buffer.from(tls.certPem));
+    this.client = new proto.maro.v1.Master(address, creds, {
       "grpc.max_receive_message_length": 8 * 1024 * 1024,
     }) as unknown as MasterClient;
   }

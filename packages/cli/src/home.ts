@@ -1,6 +1,7 @@
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import type { AdminTls } from "./client.js";
 import { CliError, EXIT } from "./errors.js";
 
 /** What `maro grass create` records about a local cluster. */
@@ -47,6 +48,35 @@ export function writeCluster(record: ClusterRecord): void {
   const file = join(record.dir, "cluster.json");
   writeFileSync(file, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
   chmodSync(file, 0o600);
+}
+
+/** Files of a cluster's record directory; keys and the token are 0600. */
+export const RECORD_FILES = {
+  caCert: "tls/ca.crt",
+  adminCert: "tls/admin.crt",
+  adminKey: "tls/admin.key",
+  joinToken: "join-token",
+} as const;
+
+export function writeSecret(file: string, content: string): void {
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  writeFileSync(file, content, { mode: 0o600 });
+  chmodSync(file, 0o600);
+}
+
+export function adminTls(record: ClusterRecord): AdminTls {
+  const read = (rel: string) => {
+    try {
+      return readFileSync(join(record.dir, rel), "utf8");
+    } catch {
+      throw new CliError(`${join(record.dir, rel)} is missing; the cluster record is damaged (recreate the cluster)`);
+    }
+  };
+  return {
+    caPem: read(RECORD_FILES.caCert),
+    certPem: read(RECORD_FILES.adminCert),
+    keyPem: read(RECORD_FILES.adminKey),
+  };
 }
 
 export function listClusters(): string[] {

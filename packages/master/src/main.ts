@@ -7,9 +7,11 @@ const USAGE = `usage: maro-master --cluster NAME --data-dir DIR [options]
 
   --cluster NAME             cluster name (DNS label)
   --data-dir DIR             state directory (redis/, shared/, master.json)
+  --tls-dir DIR              ca.crt, ca.key, server.crt, server.key (made by maro grass create)
   --host ADDR                gRPC listen address (default 127.0.0.1)
   --port N                   gRPC port, 0 = any free port (default 0)
-  --redis-url URL            use this Redis (redis://:password@host:port) instead of starting one
+  --redis-url URL            use this Redis (redis://:password@host:port) instead of starting one;
+                             better in the environment as MARO_REDIS_URL (argv is visible to every user)
   --redis-port N             port of the Redis the master starts (default 0 = any free port)
   --redis-bind A,B           addresses that Redis binds (default: --host)
   --heartbeat-interval MS    agent heartbeat interval (default 1000)
@@ -37,6 +39,7 @@ async function main() {
       options: {
         cluster: { type: "string" },
         "data-dir": { type: "string" },
+        "tls-dir": { type: "string" },
         host: { type: "string", default: "127.0.0.1" },
         port: { type: "string" },
         "redis-url": { type: "string" },
@@ -66,6 +69,7 @@ async function main() {
   const cluster = str("cluster") ?? fail("--cluster is required");
   if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(cluster)) fail(`--cluster: "${cluster}" is not a DNS label`);
   const dataDir = str("data-dir") ?? fail("--data-dir is required");
+  const tlsDir = str("tls-dir") ?? fail("--tls-dir is required: the master only speaks TLS");
   const heartbeatIntervalMs = int("heartbeat-interval", str("heartbeat-interval"), 1000, 50, 60_000);
   const heartbeatTtlMs = int("heartbeat-ttl", str("heartbeat-ttl"), 3000, 100, 600_000);
   if (heartbeatTtlMs <= heartbeatIntervalMs) fail("--heartbeat-ttl must be longer than --heartbeat-interval");
@@ -73,9 +77,10 @@ async function main() {
   const master = await startMaster({
     clusterName: cluster,
     dataDir,
+    tlsDir,
     host: str("host") ?? "127.0.0.1",
     port: int("port", str("port"), 0, 0, 65535),
-    redisUrl: str("redis-url"),
+    redisUrl: str("redis-url") ?? process.env.MARO_REDIS_URL,
     redisPort: int("redis-port", str("redis-port"), 0, 0, 65535),
     redisBind: (str("redis-bind") ?? "").split(",").filter(Boolean),
     heartbeatIntervalMs,

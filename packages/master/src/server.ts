@@ -1,11 +1,13 @@
 import { randomUUID } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Server, ServerCredentials } from "@grpc/grpc-js";
+import { Server } from "@grpc/grpc-js";
 import { createLogger, type Logger, loadMaroProto } from "@maro/proto";
 import { Controller } from "./cluster/controller.js";
 import { agentChannelHandlers } from "./grpc/agent-channel.js";
 import { masterHandlers } from "./grpc/master-service.js";
+import { Enrolment } from "./security/join.js";
+import { loadMasterTls, serverCredentials } from "./security/tls.js";
 import { type RunningRedis, startRedisServer } from "./state/redis-server.js";
 import { RedisStateStore } from "./state/redis-store.js";
 
@@ -13,6 +15,8 @@ export interface MasterOptions {
   clusterName: string;
   /** Holds redis/ (AOF, password), shared/ (mounted into components) and master.json. */
   dataDir: string;
+  /** ca.crt, ca.key, server.crt, server.key: every connection is TLS. */
+  tlsDir: string;
   /** Address the gRPC server listens on. */
   host: string;
   /** 0 picks a free port. */
@@ -51,6 +55,7 @@ export const MAX_MESSAGE_BYTES = 8 * 1024 * 1024;
 
 export async function startMaster(options: MasterOptions): Promise<RunningMaster> {
   const log = options.log ?? createLogger("maro-master");
+  const tls = loadMasterTls(options.tlsDir);
   mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
   const mountSource = join(options.dataDir, "shared", "data");
   mkdirSync(mountSource, { recursive: true });
@@ -89,6 +94,7 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
   });
   await controller.init();
 
+  const enrolment = new Enrolment(store, tls.ca, meta.name, log);
   const proto = loadMaroProto();
   const server = new Server({
     "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
@@ -97,23 +103,24 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
   const startedAtMs = Date.now();
   server.addService(
     proto.maro.v1.Master.service,
-    masterHandlers(controller, {
-      clusterId: meta.id,
-      clusterName: meta.name,
-      redisAddress: `${redis.host}:${redis.port}`,
-      startedAtMs,
-    }),
+    masterHandlers(
+      controller,
+      enrolment,
+      { clusterId: meta.id, clusterName: meta.name, redisAddress: `${redis.host}:${redis.port}`, startedAtMs },
+      log,
+    ),
   );
   server.addService(
     proto.maro.v1.AgentChannel.service,
     agentChannelHandlers(
       controller,
+      enrolment,
       { clusterId: meta.id, clusterName: meta.name, heartbeatIntervalMs: options.heartbeatIntervalMs },
       log,
     ),
   );
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${options.host}:${options.port}`, ServerCredentials.createInsecure(), (err, p) =>
+    server.bindAsync(`${options.host}:${options.port}`, serverCredentials(tls), (err, p) =>
       err ? reject(new Error(`cannot listen on ${options.host}:${options.port}: ${err.message}`)) : resolve(p),
     ),
   );

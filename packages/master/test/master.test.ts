@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { credentials, type ServiceError } from "@grpc/grpc-js";
+import type { ServiceError } from "@grpc/grpc-js";
 import { type JobOut, type JobSpec, loadMaroProto, type MasterClient, silentLogger } from "@maro/proto";
 import { Redis } from "ioredis";
 import { ScriptedAgent } from "../../../test/support/fake-agent.js";
+import { makeTestPki, type TestPki } from "../../../test/support/pki.js";
 import { eventually, tempDir } from "../../../test/support/tmp.js";
 import { type MasterOptions, type RunningMaster, startMaster } from "../src/index.js";
 
@@ -39,6 +41,7 @@ describe("maro-master with a real Redis and agents on real gRPC streams", () => 
   const options: MasterOptions = {
     clusterName: CLUSTER,
     dataDir: dir.path,
+    tlsDir: join(dir.path, "tls"),
     host: "127.0.0.1",
     port: 0,
     redisPort: 0,
@@ -49,8 +52,13 @@ describe("maro-master with a real Redis and agents on real gRPC streams", () => 
     log: silentLogger,
   };
 
+  let pki: TestPki;
   const agent = async (nodeName: string, extra: object = {}) => {
-    const a = new ScriptedAgent(master.address, { nodeName, clusterName: CLUSTER, ...extra });
+    const a = new ScriptedAgent(master.address, pki.creds(await pki.nodeCert(nodeName)), {
+      nodeName,
+      clusterName: CLUSTER,
+      ...extra,
+    });
     agents.push(a);
     await eventually(() => a.messages.length > 0, 5000, `${nodeName} to get an answer`);
     return a;
@@ -58,9 +66,10 @@ describe("maro-master with a real Redis and agents on real gRPC streams", () => 
   const getJob = (name: string) => call<JobOut>(client, "GetJob", { name });
 
   before(async () => {
+    pki = await makeTestPki(dir.path, CLUSTER);
     master = await startMaster(options);
     const proto = loadMaroProto();
-    client = new proto.maro.v1.Master(master.address, credentials.createInsecure()) as unknown as MasterClient;
+    client = new proto.maro.v1.Master(master.address, pki.creds(pki.admin)) as unknown as MasterClient;
   });
 
   after(async () => {
@@ -225,7 +234,7 @@ describe("maro-master with a real Redis and agents on real gRPC streams", () => 
     await master.stop();
     master = await startMaster(options);
     const proto = loadMaroProto();
-    client = new proto.maro.v1.Master(master.address, credentials.createInsecure()) as unknown as MasterClient;
+    client = new proto.maro.v1.Master(master.address, pki.creds(pki.admin)) as unknown as MasterClient;
     const afterRestart = await call<{ jobs: JobOut[] }>(client, "ListJobs", {});
     assert.deepEqual(
       afterRestart.jobs.map((j) => [j.name, j.state]),

@@ -1,5 +1,6 @@
 // One-line JSON logs on stderr. Fields whose name looks secret are redacted.
-const SECRET = /pass|secret|token|key|credential/i;
+// Matches names like password, redisPassword, token, joinToken, keyPem; not tokenId.
+const SECRET = /(pass(word)?|secret|token|key|keypem|credentials?)$/i;
 
 export type LogFields = Record<string, unknown>;
 

@@ -9,6 +9,9 @@ export type { ComponentSpec, ComponentSpec__Output as ComponentSpecOut } from ".
 export type { ContainerStatus, ContainerStatus__Output as ContainerStatusOut } from "./gen/maro/v1/ContainerStatus.js";
 export type { Job, Job__Output as JobOut } from "./gen/maro/v1/Job.js";
 export type { JobSpec, JobSpec__Output as JobSpecOut } from "./gen/maro/v1/JobSpec.js";
+export type { JoinRequest, JoinRequest__Output as JoinRequestOut } from "./gen/maro/v1/JoinRequest.js";
+export type { JoinResponse, JoinResponse__Output as JoinResponseOut } from "./gen/maro/v1/JoinResponse.js";
+export type { JoinToken, JoinToken__Output as JoinTokenOut } from "./gen/maro/v1/JoinToken.js";
 export type { ListJobsResponse__Output as ListJobsResponseOut } from "./gen/maro/v1/ListJobsResponse.js";
 export type { ListNodesResponse__Output as ListNodesResponseOut } from "./gen/maro/v1/ListNodesResponse.js";
 export type { MasterClient, MasterHandlers } from "./gen/maro/v1/Master.js";
@@ -16,6 +19,7 @@ export type { MasterMessage, MasterMessage__Output as MasterMessageOut } from ".
 export type { Node, Node__Output as NodeOut } from "./gen/maro/v1/Node.js";
 export type { Register, Register__Output as RegisterOut } from "./gen/maro/v1/Register.js";
 export type { Resources, Resources__Output as ResourcesOut } from "./gen/maro/v1/Resources.js";
+export type { RevokeJoinTokenResponse__Output as RevokeJoinTokenResponseOut } from "./gen/maro/v1/RevokeJoinTokenResponse.js";
 export type { StartContainer, StartContainer__Output as StartContainerOut } from "./gen/maro/v1/StartContainer.js";
 export type { StopContainer, StopContainer__Output as StopContainerOut } from "./gen/maro/v1/StopContainer.js";
 export type { StopJobResponse__Output as StopJobResponseOut } from "./gen/maro/v1/StopJobResponse.js";

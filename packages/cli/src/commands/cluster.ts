@@ -9,6 +9,7 @@ import { isAlive } from "../local/processes.js";
 import { ago, printJson, resources, table } from "../output.js";
 import { loadDeployment } from "../spec/deployment.js";
 import { type OutputOption, outputFormat, withMaster } from "./context.js";
+import { registerJoinTokenCommand } from "./join-token.js";
 
 const progress = { step: (m: string) => process.stderr.write(`  ${m}\n`) };
 
@@ -94,6 +95,7 @@ export function registerClusterCommands(grass: Command): void {
     });
 
   const node = grass.command("node").description("the cluster's nodes");
+  registerJoinTokenCommand(node);
   node
     .command("list <cluster>")
     .description("list nodes with their state, capacity and allocation")

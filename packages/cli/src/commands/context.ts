@@ -1,6 +1,6 @@
 import { MasterApi } from "../client.js";
 import { CliError, EXIT } from "../errors.js";
-import { type ClusterRecord, readCluster } from "../home.js";
+import { adminTls, type ClusterRecord, readCluster } from "../home.js";
 import type { OutputFormat } from "../output.js";
 
 export interface OutputOption {
@@ -18,7 +18,7 @@ export async function withMaster<T>(
   fn: (api: MasterApi, record: ClusterRecord) => Promise<T>,
 ): Promise<T> {
   const record = readCluster(cluster);
-  const api = new MasterApi(record.masterAddress);
+  const api = new MasterApi(record.masterAddress, adminTls(record));
   try {
     return await fn(api, record);
   } finally {

@@ -1,12 +1,13 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import type { ListNodesResponseOut } from "@maro/proto";
+import type { JoinTokenOut, ListNodesResponseOut } from "@maro/proto";
 import { MasterApi } from "../client.js";
 import { CliError } from "../errors.js";
-import { type ClusterRecord, clusterDir, writeCluster } from "../home.js";
+import { adminTls, type ClusterRecord, clusterDir, RECORD_FILES, writeCluster, writeSecret } from "../home.js";
 import { type LocalDeployment, nodeResourcesFlag } from "../spec/deployment.js";
 import { probeDocker } from "./docker-probe.js";
+import { createClusterPki } from "./pki-setup.js";
 import { daemonBin, isAlive, spawnDaemon, stopPid, tailFile } from "./processes.js";
 
 export interface Progress {
@@ -110,6 +111,14 @@ export async function createLocalCluster(deployment: LocalDeployment, progress: 
   };
   let api: MasterApi | null = null;
   try {
+    progress.step("making the cluster's CA and certificates");
+    const masterTlsDir = join(dir, "master", "tls");
+    await createClusterPki({
+      clusterName: deployment.name,
+      recordDir: dir,
+      masterTlsDir,
+      masterAddresses: ["127.0.0.1"],
+    });
     progress.step("starting maro-master and its Redis");
     const masterLog = join(dir, "logs", "master.log");
     record.pids.master = spawnDaemon(
@@ -119,6 +128,8 @@ export async function createLocalCluster(deployment: LocalDeployment, progress: 
         deployment.name,
         "--data-dir",
         join(dir, "master"),
+        "--tls-dir",
+        masterTlsDir,
         "--host",
         "127.0.0.1",
         "--port",
@@ -133,6 +144,9 @@ export async function createLocalCluster(deployment: LocalDeployment, progress: 
     const info = await waitForMaster(dir, record.pids.master, masterLog, 20_000);
     record.masterAddress = info.address;
     record.pids.redis = info.redisPid;
+    api = new MasterApi(info.address, adminTls(record));
+    const token = await api.call<object, JoinTokenOut>("RotateJoinToken", {});
+    writeSecret(join(dir, RECORD_FILES.joinToken), token.token);
     progress.step(`master listening on ${info.address}; starting ${deployment.nodes.length} agent(s)`);
     for (const node of deployment.nodes) {
       const args = [
@@ -146,6 +160,8 @@ export async function createLocalCluster(deployment: LocalDeployment, progress: 
         deployment.runtime,
         "--state-dir",
         join(dir, "agents", node.name),
+        "--ca-file",
+        join(dir, RECORD_FILES.caCert),
         "--resources",
         nodeResourcesFlag(node.resources),
         "--address",
@@ -153,10 +169,11 @@ export async function createLocalCluster(deployment: LocalDeployment, progress: 
         "--cleanup-on-exit",
       ];
       if (dockerHost) args.push("--docker-socket", dockerHost);
-      record.pids.agents[node.name] = spawnDaemon(agentBin, args, join(dir, "logs", `${node.name}.log`));
+      // The token goes in the environment, never on a command line others can read.
+      const env = { ...process.env, MARO_JOIN_TOKEN: token.token };
+      record.pids.agents[node.name] = spawnDaemon(agentBin, args, join(dir, "logs", `${node.name}.log`), env);
     }
     writeCluster(record);
-    api = new MasterApi(info.address);
     await waitForAgents(api, record, progress, 30_000);
     return record;
   } catch (err) {

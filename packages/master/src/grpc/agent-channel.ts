@@ -1,8 +1,18 @@
-import { type ServerDuplexStream, status } from "@grpc/grpc-js";
-import type { AgentChannelHandlers, AgentMessageOut, Logger, MasterMessage } from "@maro/proto";
+import { type ServerDuplexStream, type ServerUnaryCall, type sendUnaryData, status } from "@grpc/grpc-js";
+import type { Identity } from "@maro/pki";
+import type {
+  AgentChannelHandlers,
+  AgentMessageOut,
+  JoinRequestOut,
+  JoinResponse,
+  Logger,
+  MasterMessage,
+} from "@maro/proto";
 import { PROTOCOL_VERSION } from "@maro/proto";
 import type { AgentSession, Controller } from "../cluster/controller.js";
-import { describe } from "../errors.js";
+import { describe, toGrpcError } from "../errors.js";
+import { requireIdentity } from "../security/identity.js";
+import type { Enrolment } from "../security/join.js";
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
@@ -13,7 +23,11 @@ export interface AgentChannelOptions {
 }
 
 /** Validates a Register message; returns the problem, or null when it is acceptable. */
-export function registerProblem(msg: AgentMessageOut, clusterName: string): { code: string; message: string } | null {
+export function registerProblem(
+  msg: AgentMessageOut,
+  clusterName: string,
+  identity: Identity,
+): { code: string; message: string } | null {
   const reg = msg.register;
   if (msg.body !== "register" || !reg)
     return { code: "NOT_REGISTERED", message: "the first message on the agent channel must be Register" };
@@ -26,6 +40,11 @@ export function registerProblem(msg: AgentMessageOut, clusterName: string): { co
     return {
       code: "WRONG_CLUSTER",
       message: `agent wants to join cluster "${reg.clusterName}" but this master runs "${clusterName}"`,
+    };
+  if (reg.nodeName !== identity.name)
+    return {
+      code: "PERMISSION_DENIED",
+      message: `the certificate of node "${identity.name}" cannot register node "${reg.nodeName}"`,
     };
   if (!DNS_LABEL.test(reg.nodeName))
     return { code: "INVALID_ARGUMENT", message: `node name "${reg.nodeName}" is not a DNS label` };
@@ -42,11 +61,25 @@ export function registerProblem(msg: AgentMessageOut, clusterName: string): { co
 
 export function agentChannelHandlers(
   controller: Controller,
+  enrolment: Enrolment,
   options: AgentChannelOptions,
   log: Logger,
 ): AgentChannelHandlers {
   return {
+    Join: (call: ServerUnaryCall<JoinRequestOut, JoinResponse>, callback: sendUnaryData<JoinResponse>) => {
+      enrolment.join(call.request, call.getPeer()).then(
+        (res) => callback(null, res),
+        (err: unknown) => callback(toGrpcError(err)),
+      );
+    },
     Connect: (call: ServerDuplexStream<AgentMessageOut, MasterMessage>) => {
+      let identity: Identity;
+      try {
+        identity = requireIdentity(call, "node", call.getPath(), log);
+      } catch (err) {
+        call.emit("error", toGrpcError(err));
+        return;
+      }
       let nodeName: string | null = null;
       let closed = false;
       const session: AgentSession = {
@@ -82,7 +115,7 @@ export function agentChannelHandlers(
       async function handle(msg: AgentMessageOut): Promise<void> {
         if (closed) return;
         if (nodeName === null) {
-          const problem = registerProblem(msg, options.clusterName);
+          const problem = registerProblem(msg, options.clusterName, identity);
           if (problem) {
             log.warn("agent refused", { ...problem, peer: call.getPeer() });
             call.write({ refused: problem });

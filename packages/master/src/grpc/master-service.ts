@@ -1,8 +1,10 @@
 import type { ServerUnaryCall, ServerWritableStream, sendUnaryData } from "@grpc/grpc-js";
-import type { ClusterEvent, ClusterStatus, MasterHandlers } from "@maro/proto";
+import type { ClusterEvent, ClusterStatus, Logger, MasterHandlers } from "@maro/proto";
 import { PROTOCOL_VERSION } from "@maro/proto";
 import type { ClusterEventRecord, Controller } from "../cluster/controller.js";
 import { MaroError, toGrpcError } from "../errors.js";
+import { requireIdentity } from "../security/identity.js";
+import type { Enrolment } from "../security/join.js";
 import { MASTER_VERSION } from "../version.js";
 import { jobToProto, nodeToProto } from "./convert.js";
 
@@ -13,19 +15,24 @@ export interface StatusInfo {
   startedAtMs: number;
 }
 
-/** Wraps an async handler so every failure becomes a coded gRPC error. */
-function unary<Req, Res>(fn: (request: Req) => Promise<Res> | Res) {
-  return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
-    Promise.resolve()
-      .then(() => fn(call.request))
-      .then(
-        (res) => callback(null, res),
-        (err: unknown) => callback(toGrpcError(err)),
-      );
-  };
-}
-
-export function masterHandlers(controller: Controller, info: StatusInfo): MasterHandlers {
+export function masterHandlers(
+  controller: Controller,
+  enrolment: Enrolment,
+  info: StatusInfo,
+  log: Logger,
+): MasterHandlers {
+  /** Admin-only handler; every failure becomes a coded gRPC error. */
+  const unary =
+    <Req, Res>(fn: (request: Req) => Promise<Res> | Res) =>
+    (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
+      Promise.resolve()
+        .then(() => requireIdentity(call, "admin", call.getPath(), log))
+        .then(() => fn(call.request))
+        .then(
+          (res) => callback(null, res),
+          (err: unknown) => callback(toGrpcError(err)),
+        );
+    };
   const nodeName = (id: string) => id;
   const requireName = (name: string) => {
     if (!name) throw new MaroError("INVALID_ARGUMENT", "name: required");
@@ -74,7 +81,15 @@ export function masterHandlers(controller: Controller, info: StatusInfo): Master
         startedAtMs: info.startedAtMs,
       };
     }),
+    RotateJoinToken: unary(() => enrolment.rotate()),
+    RevokeJoinToken: unary(async () => ({ id: await enrolment.revoke() })),
     WatchEvents: (call: ServerWritableStream<{ job: string }, ClusterEvent>) => {
+      try {
+        requireIdentity(call, "admin", call.getPath(), log);
+      } catch (err) {
+        call.emit("error", toGrpcError(err));
+        return;
+      }
       const filter = call.request.job;
       const listener = (event: ClusterEventRecord) => {
         if (!filter || event.job === filter) call.write(event);

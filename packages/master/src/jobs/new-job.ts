@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { isAbsolute, normalize } from "node:path";
 import type { JobSpecOut } from "@maro/proto";
 import { MaroError } from "../errors.js";
 import type { ComponentRecord, ComponentSpecRecord, JobRecord, JobSpecRecord } from "../state/records.js";
@@ -49,6 +50,8 @@ export function validateJobSpec(spec: JobSpecOut | null | undefined): JobSpecRec
       shell: c.shell,
     };
   });
+  if (spec.sourceDir && (!isAbsolute(spec.sourceDir) || normalize(spec.sourceDir) !== spec.sourceDir))
+    problems.push(`source_dir: "${spec.sourceDir}" must be an absolute, normalised path`);
   if (total > MAX_COMPONENTS) problems.push(`components: ${total} replicas in all; at most ${MAX_COMPONENTS}`);
   if (problems.length > 0) throw new MaroError("INVALID_ARGUMENT", `invalid job:\n${problems.join("\n")}`);
   return {

@@ -8,6 +8,8 @@ export interface Keys {
   nodes: string;
   /** String: cluster metadata (JSON). */
   meta: string;
+  /** String: the current join token's id and secret hash (JSON); absent when revoked. */
+  joinToken: string;
 }
 
 export function clusterKeys(cluster: string): Keys {
@@ -17,5 +19,6 @@ export function clusterKeys(cluster: string): Keys {
     jobs: `${prefix}:jobs`,
     nodes: `${prefix}:nodes`,
     meta: `${prefix}:meta`,
+    joinToken: `${prefix}:join-token`,
   };
 }

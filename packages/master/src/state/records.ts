@@ -81,3 +81,10 @@ export interface ClusterMeta {
   name: string;
   createdAtMs: number;
 }
+
+/** What the master keeps of a join token: never the secret itself. */
+export interface JoinTokenRecord {
+  id: string;
+  secretHash: string;
+  createdAtMs: number;
+}

@@ -1,6 +1,6 @@
 import { Redis } from "ioredis";
 import { clusterKeys, type Keys } from "./keys.js";
-import type { ClusterMeta, JobRecord, NodeRecord } from "./records.js";
+import type { ClusterMeta, JobRecord, JoinTokenRecord, NodeRecord } from "./records.js";
 import type { LoadedState, StateStore } from "./store.js";
 
 export interface RedisStoreOptions {
@@ -69,6 +69,16 @@ export class RedisStateStore implements StateStore {
 
   async saveNode(node: NodeRecord): Promise<void> {
     await this.redis.hset(this.keys.nodes, node.name, JSON.stringify(node));
+  }
+
+  async loadJoinToken(): Promise<JoinTokenRecord | null> {
+    const raw = await this.redis.get(this.keys.joinToken);
+    return raw ? (JSON.parse(raw) as JoinTokenRecord) : null;
+  }
+
+  async saveJoinToken(token: JoinTokenRecord | null): Promise<void> {
+    if (token) await this.redis.set(this.keys.joinToken, JSON.stringify(token));
+    else await this.redis.del(this.keys.joinToken);
   }
 
   async close(): Promise<void> {

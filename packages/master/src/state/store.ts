@@ -1,4 +1,4 @@
-import type { ClusterMeta, JobRecord, NodeRecord } from "./records.js";
+import type { ClusterMeta, JobRecord, JoinTokenRecord, NodeRecord } from "./records.js";
 
 export interface LoadedState {
   version: number;
@@ -17,5 +17,8 @@ export interface StateStore {
    */
   commit(expectedVersion: number, jobs: JobRecord[], removedJobs?: string[]): Promise<number | null>;
   saveNode(node: NodeRecord): Promise<void>;
+  loadJoinToken(): Promise<JoinTokenRecord | null>;
+  /** Replaces the join token; null revokes it. */
+  saveJoinToken(token: JoinTokenRecord | null): Promise<void>;
   close(): Promise<void>;
 }

@@ -172,6 +172,10 @@ describe("every door of the master is locked", () => {
     await new Promise((r) => setTimeout(r, 300));
     const job = await masterCall<{ state: string }>(master.address, admin(), "GetJob", { name: "honest" });
     assert.equal(job.state, "running", "a report from another node changes nothing");
+    assert.ok(
+      logLines.some((l) => l.includes("status refused: container belongs to another node") && l.includes("node-d")),
+      "the refusal is logged",
+    );
   });
 
   test("join tokens: a valid token joins; a rotated-out or revoked one cannot", async () => {

@@ -216,7 +216,15 @@ export class Controller {
   async containerStatus(nodeName: string, status: ContainerStatusOut): Promise<void> {
     const found = this.findByContainer(status.containerName);
     if (!found || found.component.nodeId !== nodeName) {
-      if (status.state === "running" || status.state === "starting") {
+      // A node speaks only for its own containers: a report about another
+      // node's container is refused (logged, changes nothing).
+      if (found)
+        this.options.log.warn("status refused: container belongs to another node", {
+          node: nodeName,
+          container: status.containerName,
+          owner: found.component.nodeId,
+        });
+      else if (status.state === "running" || status.state === "starting") {
         this.sessions.get(nodeName)?.send({ stop: { containerName: status.containerName, graceSeconds: 0 } });
       }
       return;

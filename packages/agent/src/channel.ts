@@ -1,6 +1,6 @@
 import { type ClientDuplexStream, credentials } from "@grpc/grpc-js";
 import type { CertBundle } from "@maro/pki";
-import type { Logger } from "@maro/proto";
+import type { Logger, RegisteredOut, StartContainerOut } from "@maro/proto";
 import {
   type AgentMessage,
   type ContainerStatus,
@@ -26,6 +26,10 @@ export interface ChannelOptions {
   gpuIndices: number[];
   runtime: ContainerRuntime;
   log: Logger;
+  /** Called on every (re)registration, e.g. to point log shipping at the master's sink. */
+  onRegistered?: (registered: RegisteredOut) => void;
+  /** Runs before a component starts (load its image, start shipping its output); a throw fails the start. */
+  beforeStart?: (start: StartContainerOut) => Promise<void>;
 }
 
 /** Why the agent stopped trying: the master refused it for good. */
@@ -148,6 +152,7 @@ export class MasterChannel {
       this.pending = [];
       for (const status of flush) this.stream?.write({ status });
       this.clearHeartbeat();
+      o.onRegistered?.(msg.registered);
       const interval = Math.max(50, msg.registered.heartbeatIntervalMs || 1000);
       this.heartbeat = setInterval(() => this.stream?.write({ heartbeat: { timeMs: Date.now() } }), interval);
       return;
@@ -155,7 +160,10 @@ export class MasterChannel {
     if (msg.body === "start" && msg.start) {
       const start = msg.start;
       const spec = toLaunchSpec(start, o.runtime.kind, ownerLabels(o.cluster, o.nodeName));
-      o.runtime.start(spec).catch((err: unknown) => {
+      Promise.resolve()
+        .then(() => o.beforeStart?.(start))
+        .then(() => o.runtime.start(spec))
+        .catch((err: unknown) => {
         const message = err instanceof RuntimeError || err instanceof Error ? err.message : String(err);
         o.log.warn("component failed to start", { container: start.containerName, error: message });
         this.report({ containerName: start.containerName, state: "failed_to_start", message, timeMs: Date.now() });

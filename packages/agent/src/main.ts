@@ -6,6 +6,7 @@ import { createLogger } from "@maro/proto";
 import { AGENT_VERSION, MasterChannel, RefusedError } from "./channel.js";
 import { EnrolError, ensureNodeCertificate } from "./enrol.js";
 import { ownerLabels } from "./launch-spec.js";
+import { LogShipper } from "./logs/shipper.js";
 import { applyReservation, measureNode, parseReservation } from "./resources/index.js";
 import { DockerRuntime } from "./runtime/docker.js";
 import { ProcessRuntime } from "./runtime/process.js";
@@ -30,6 +31,11 @@ const USAGE = `usage: maro-agent --master HOST:PORT --cluster NAME --name NODE [
 function fail(message: string): never {
   process.stderr.write(`maro-agent: ${message}\n\n${USAGE}\n`);
   process.exit(2);
+}
+
+function splitHostPort(address: string): [string, number] {
+  const i = address.lastIndexOf(":");
+  return i > 0 ? [address.slice(0, i), Number(address.slice(i + 1))] : ["", 0];
 }
 
 function defaultAddress(): string {
@@ -125,10 +131,37 @@ async function main() {
     await runtime.close();
     process.exit(3);
   }
+  // Components' output goes to the master's log sink: Docker's fluentd driver
+  // for containers, the shipper (files as disk buffer) for processes.
+  const shipper =
+    runtime.kind === "process"
+      ? new LogShipper({
+          logsDir: join(stateDir, "logs"),
+          stateFile: join(stateDir, "log-offsets.json"),
+          nodeName,
+          log,
+        })
+      : null;
+  runtime.onEvent((event) => {
+    if (event.kind === "exited") shipper?.ended(event.containerName);
+  });
   const channel = new MasterChannel({
     master,
     caPem,
     nodeCert,
+    onRegistered: (registered) => {
+      const [host, port] = splitHostPort(registered.logSinkAddress);
+      if (!host) return;
+      if (runtime instanceof DockerRuntime)
+        runtime.setLogConfig({
+          type: "fluentd",
+          config: { "fluentd-address": `${host}:${port}`, "fluentd-async": "true", "fluentd-request-ack": "true" },
+        });
+      shipper?.setSink({ host, port, sharedKey: registered.logSinkSharedKey });
+    },
+    beforeStart: async (start) => {
+      shipper?.track(start.containerName, start.jobName);
+    },
     cluster,
     nodeName,
     address: str("address") ?? defaultAddress(),
@@ -143,6 +176,7 @@ async function main() {
     stopping = true;
     log.info("stopping", { signal, cleanup: Boolean(values["cleanup-on-exit"]) });
     channel.close();
+    shipper?.close();
     if (values["cleanup-on-exit"]) {
       const mine = await runtime.list(owner).catch(() => []);
       await Promise.allSettled(mine.map((c) => runtime.stop(c.containerName, 5)));

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from "commander";
 import { registerClusterCommands } from "./commands/cluster.js";
+import { registerDataCommands } from "./commands/data.js";
 import { registerJobCommands } from "./commands/job.js";
 import { registerTemplateCommand } from "./commands/template.js";
 import { CliError, EXIT } from "./errors.js";
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
   registerClusterCommands(grass);
   registerJobCommands(grass);
   registerTemplateCommand(grass);
+  registerDataCommands(grass);
   for (const cmd of [program, grass, ...grass.commands, ...grass.commands.flatMap((c) => c.commands)])
     cmd.exitOverride();
   return program;

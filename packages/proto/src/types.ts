@@ -24,3 +24,12 @@ export type { StartContainer, StartContainer__Output as StartContainerOut } from
 export type { StopContainer, StopContainer__Output as StopContainerOut } from "./gen/maro/v1/StopContainer.js";
 export type { StopJobResponse__Output as StopJobResponseOut } from "./gen/maro/v1/StopJobResponse.js";
 export type { SubmitJobResponse__Output as SubmitJobResponseOut } from "./gen/maro/v1/SubmitJobResponse.js";
+export type { FileChunk, FileChunk__Output as FileChunkOut } from "./gen/maro/v1/FileChunk.js";
+export type { DataListResponse__Output as DataListResponseOut } from "./gen/maro/v1/DataListResponse.js";
+export type { DataPushResponse__Output as DataPushResponseOut } from "./gen/maro/v1/DataPushResponse.js";
+export type { ImageInfo, ImageInfo__Output as ImageInfoOut } from "./gen/maro/v1/ImageInfo.js";
+export type { ImageListResponse__Output as ImageListResponseOut } from "./gen/maro/v1/ImageListResponse.js";
+export type { LogLine, LogLine__Output as LogLineOut } from "./gen/maro/v1/LogLine.js";
+export type { ImageStatus__Output as ImageStatusOut } from "./gen/maro/v1/ImageStatus.js";
+export type { FetchImageChunk__Output as FetchImageChunkOut } from "./gen/maro/v1/FetchImageChunk.js";
+export type { Registered__Output as RegisteredOut } from "./gen/maro/v1/Registered.js";

@@ -71,7 +71,7 @@ export class DockerRuntime implements ContainerRuntime {
   private readonly docker: Dockerode;
   private readonly scope: Record<string, string>;
   private readonly networkMode: string;
-  private readonly logConfig: DockerRuntimeOptions["logConfig"];
+  private logConfig: DockerRuntimeOptions["logConfig"];
   private readonly warn: (message: string) => void;
   private readonly watcher: DockerEventWatcher;
   private readonly listeners: Array<(event: RuntimeEvent) => void> = [];
@@ -102,6 +102,14 @@ export class DockerRuntime implements ContainerRuntime {
     });
   }
 
+  /**
+   * The log driver for components started from now on. A fluentd config gets
+   * its tag per container: maro.<job>.<container>.
+   */
+  setLogConfig(config: DockerRuntimeOptions["logConfig"]): void {
+    this.logConfig = config;
+  }
+
   onEvent(listener: (event: RuntimeEvent) => void): void {
     this.listeners.push(listener);
     if (this.listeners.length === 1 && this.unheard.length > 0) {
@@ -109,6 +117,12 @@ export class DockerRuntime implements ContainerRuntime {
         for (const event of this.unheard.splice(0)) this.emit(event);
       });
     }
+  }
+
+  private logConfigFor(spec: LaunchSpec): DockerRuntimeOptions["logConfig"] {
+    if (this.logConfig?.type !== "fluentd") return this.logConfig;
+    const job = spec.labels["maro.job"] ?? "unknown";
+    return { type: "fluentd", config: { ...this.logConfig.config, tag: `maro.${job}.${spec.containerName}` } };
   }
 
   async start(spec: LaunchSpec): Promise<void> {
@@ -121,7 +135,7 @@ export class DockerRuntime implements ContainerRuntime {
         containerCreateOptions(spec, {
           scopeLabels: this.scope,
           networkMode: this.networkMode,
-          logConfig: this.logConfig,
+          logConfig: this.logConfigFor(spec),
         }),
       );
     } catch (err) {

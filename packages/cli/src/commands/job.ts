@@ -13,6 +13,7 @@ import { printJson } from "../output.js";
 import { loadJob } from "../spec/job.js";
 import { type OutputOption, outputFormat, withMaster } from "./context.js";
 import { jobDetail, jobsTable } from "./job-view.js";
+import { registerLogsCommand } from "./logs.js";
 
 const TERMINAL = new Set(["succeeded", "failed", "killed"]);
 
@@ -74,6 +75,7 @@ async function waitForJob(
 
 export function registerJobCommands(grass: Command): void {
   const job = grass.command("job").description("submit, list, inspect and stop jobs");
+  registerLogsCommand(job);
 
   job
     .command("start <cluster> <job-file>")

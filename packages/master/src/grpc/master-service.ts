@@ -1,4 +1,4 @@
-import type { ServerUnaryCall, ServerWritableStream, sendUnaryData } from "@grpc/grpc-js";
+import type { ServerWritableStream } from "@grpc/grpc-js";
 import type { ClusterEvent, ClusterStatus, Logger, MasterHandlers } from "@maro/proto";
 import { PROTOCOL_VERSION } from "@maro/proto";
 import type { ClusterEventRecord, Controller } from "../cluster/controller.js";
@@ -6,6 +6,7 @@ import { MaroError, toGrpcError } from "../errors.js";
 import { requireIdentity } from "../security/identity.js";
 import type { Enrolment } from "../security/join.js";
 import { MASTER_VERSION } from "../version.js";
+import { adminGuard } from "./guard.js";
 import { jobToProto, nodeToProto } from "./convert.js";
 
 export interface StatusInfo {
@@ -15,24 +16,15 @@ export interface StatusInfo {
   startedAtMs: number;
 }
 
-export function masterHandlers(
+/** The job, node, status and join-token part of the Master service. */
+export function clusterHandlers(
   controller: Controller,
   enrolment: Enrolment,
   info: StatusInfo,
   log: Logger,
-): MasterHandlers {
-  /** Admin-only handler; every failure becomes a coded gRPC error. */
-  const unary =
-    <Req, Res>(fn: (request: Req) => Promise<Res> | Res) =>
-    (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
-      Promise.resolve()
-        .then(() => requireIdentity(call, "admin", call.getPath(), log))
-        .then(() => fn(call.request))
-        .then(
-          (res) => callback(null, res),
-          (err: unknown) => callback(toGrpcError(err)),
-        );
-    };
+): Omit<MasterHandlers, "DataPush" | "DataPull" | "DataList" | "ImagePush" | "ImageList" | "JobLogs"> {
+  const guard = adminGuard(log);
+  const unary = guard.unary;
   const nodeName = (id: string) => id;
   const requireName = (name: string) => {
     if (!name) throw new MaroError("INVALID_ARGUMENT", "name: required");

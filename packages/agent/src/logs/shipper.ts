@@ -1,0 +1,201 @@
+import { existsSync, readFileSync, renameSync, watch, writeFileSync } from "node:fs";
+import { open } from "node:fs/promises";
+import { join } from "node:path";
+import type { Logger } from "@maro/proto";
+import fluent from "fluent-logger";
+
+/** Where to ship: the master's Fluentd-compatible sink and its shared key. */
+export interface SinkAddress {
+  host: string;
+  port: number;
+  sharedKey: string;
+}
+
+export interface ShipperOptions {
+  /** The process runtime's output files: <logsDir>/<container>.log. */
+  logsDir: string;
+  /** Shipped byte offsets per file, so a restart neither loses nor resends much. */
+  stateFile: string;
+  nodeName: string;
+  log: Logger;
+  /** Lines per batch; a batch is resent whole until the sink acknowledges it. */
+  batchLines?: number;
+}
+
+interface Tracked {
+  container: string;
+  tag: string;
+  offset: number;
+  /** The process ended: ship what is left, including an unterminated last line, then forget it. */
+  ended: boolean;
+}
+
+const MAX_LINE_BYTES = 64 * 1024;
+
+/**
+ * Ships process-runtime output to the master as Fluentd PackedForward with
+ * acks. The output files are the disk buffer: an offset advances only when
+ * the sink has acknowledged (durably stored) a batch, so nothing is lost while
+ * the master is unreachable or restarts; a batch may be sent twice, never
+ * dropped.
+ */
+export class LogShipper {
+  private readonly tracked = new Map<string, Tracked>();
+  private sender: fluent.FluentSender<Record<string, unknown>> | null = null;
+  private sinkKey = "";
+  private running = false;
+  private again = false;
+  private closed = false;
+  private watcher: ReturnType<typeof watch> | null = null;
+  private tick: NodeJS.Timeout | null = null;
+  private backoffMs = 200;
+
+  constructor(private readonly options: ShipperOptions) {
+    if (existsSync(options.stateFile)) {
+      const saved = JSON.parse(readFileSync(options.stateFile, "utf8")) as Tracked[];
+      for (const t of saved) this.tracked.set(t.container, t);
+    }
+  }
+
+  /** Starts shipping a container's file under tag maro.<job>.<container>. */
+  track(container: string, job: string): void {
+    if (!this.tracked.has(container))
+      this.tracked.set(container, { container, tag: `maro.${job}.${container}`, offset: 0, ended: false });
+    this.save();
+    this.kick();
+  }
+
+  ended(container: string): void {
+    const t = this.tracked.get(container);
+    if (t) t.ended = true;
+    this.kick();
+  }
+
+  setSink(sink: SinkAddress): void {
+    const key = `${sink.host}:${sink.port}:${sink.sharedKey}`;
+    if (key === this.sinkKey) return;
+    this.sinkKey = key;
+    this.sender = new fluent.FluentSender<Record<string, unknown>>("", {
+      host: sink.host,
+      port: sink.port,
+      eventMode: "PackedForward",
+      requireAckResponse: true,
+      ackResponseTimeout: 10_000,
+      reconnectInterval: 1000,
+      timeout: 5,
+      flushInterval: 20,
+      security: { clientHostname: this.options.nodeName, sharedKey: sink.sharedKey },
+      internalLogger: { info: () => {}, error: () => {} },
+    });
+    if (!this.watcher && existsSync(this.options.logsDir)) {
+      this.watcher = watch(this.options.logsDir, () => this.kick());
+      this.watcher.on("error", () => {});
+    }
+    // A slow safety net for a missed fs event (and for retries).
+    this.tick ??= setInterval(() => this.kick(), 1000);
+    this.kick();
+  }
+
+  close(): void {
+    this.closed = true;
+    this.watcher?.close();
+    if (this.tick) clearInterval(this.tick);
+    this.save();
+  }
+
+  private kick(): void {
+    if (this.closed || !this.sender) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = true;
+    this.drain()
+      .then(() => {
+        this.backoffMs = 200;
+      })
+      .catch((err: unknown) => {
+        this.options.log.warn("log shipping paused; will retry", { error: String(err), inMs: this.backoffMs });
+        setTimeout(() => this.kick(), this.backoffMs);
+        this.backoffMs = Math.min(this.backoffMs * 2, 5000);
+      })
+      .finally(() => {
+        this.running = false;
+        if (this.again) {
+          this.again = false;
+          this.kick();
+        }
+      });
+  }
+
+  private async drain(): Promise<void> {
+    for (const t of [...this.tracked.values()]) {
+      for (;;) {
+        const batch = await this.readBatch(t);
+        if (batch.lines.length > 0) await this.send(t.tag, batch.lines);
+        t.offset = batch.nextOffset;
+        this.save();
+        if (batch.atEnd) break;
+      }
+      if (t.ended) {
+        this.tracked.delete(t.container);
+        this.save();
+      }
+    }
+  }
+
+  private async readBatch(t: Tracked): Promise<{ lines: string[]; nextOffset: number; atEnd: boolean }> {
+    const file = join(this.options.logsDir, `${t.container}.log`);
+    const limit = this.options.batchLines ?? 500;
+    let handle: Awaited<ReturnType<typeof open>>;
+    try {
+      handle = await open(file, "r");
+    } catch {
+      return { lines: [], nextOffset: t.offset, atEnd: true };
+    }
+    try {
+      const buf = Buffer.alloc(256 * 1024);
+      const { bytesRead } = await handle.read(buf, 0, buf.length, t.offset);
+      const lines: string[] = [];
+      let consumed = 0;
+      while (lines.length < limit) {
+        const nl = buf.indexOf(10, consumed);
+        if (nl < 0 || nl >= bytesRead) break;
+        lines.push(buf.subarray(consumed, nl).toString("utf8"));
+        consumed = nl + 1;
+      }
+      const rest = bytesRead - consumed;
+      // An unterminated tail is shipped once the process has ended, or when it is too long to wait for.
+      if (lines.length < limit && rest > 0 && (t.ended || rest >= MAX_LINE_BYTES) && bytesRead < buf.length) {
+        lines.push(buf.subarray(consumed, bytesRead).toString("utf8"));
+        consumed = bytesRead;
+      }
+      const atEnd = lines.length < limit && bytesRead < buf.length;
+      return { lines, nextOffset: t.offset + consumed, atEnd };
+    } finally {
+      await handle.close();
+    }
+  }
+
+  private send(tag: string, lines: string[]): Promise<void> {
+    const sender = this.sender;
+    if (!sender) return Promise.reject(new Error("no log sink yet"));
+    const now = Date.now();
+    return Promise.all(
+      lines.map(
+        (line) =>
+          new Promise<void>((resolve, reject) =>
+            sender.emit(tag, { log: line, source: "stdout" }, now / 1000, (err?: Error) =>
+              err ? reject(err) : resolve(),
+            ),
+          ),
+      ),
+    ).then(() => {});
+  }
+
+  private save(): void {
+    const tmp = `${this.options.stateFile}.tmp`;
+    writeFileSync(tmp, JSON.stringify([...this.tracked.values()]));
+    renameSync(tmp, this.options.stateFile);
+  }
+}

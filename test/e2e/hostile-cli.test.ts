@@ -15,7 +15,6 @@ const CLUSTER = "fz";
 const SEED = 20240603;
 /** A bad file is refused before anything starts; this is generous for node's startup. */
 const QUICK_MS = 5000;
-const MiB = 1024 * 1024;
 
 /** Runs the CLI and checks it refused the input as a usage error, quickly and without a stack trace. */
 async function refused(home: string, args: string[], patterns: RegExp[]): Promise<CliResult> {

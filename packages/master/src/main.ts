@@ -14,6 +14,10 @@ const USAGE = `usage: maro-master --cluster NAME --data-dir DIR [options]
                              better in the environment as MARO_REDIS_URL (argv is visible to every user)
   --redis-port N             port of the Redis the master starts (default 0 = any free port)
   --redis-bind A,B           addresses that Redis binds (default: --host)
+  --log-port N               Fluentd-compatible log sink port, 0 = any free port (default 24224)
+  --smb-port N               SMB share port, 0 = any free port (default 0)
+  --no-log-sink              run no log sink
+  --no-smb                   run no SMB share
   --heartbeat-interval MS    agent heartbeat interval (default 1000)
   --heartbeat-ttl MS         a node silent this long is down (default 3000)
   --stop-grace S             seconds between SIGTERM and SIGKILL on stop (default 10)
@@ -46,6 +50,10 @@ async function main() {
         "redis-port": { type: "string" },
         "redis-bind": { type: "string" },
         "heartbeat-interval": { type: "string" },
+        "log-port": { type: "string" },
+        "smb-port": { type: "string" },
+        "no-log-sink": { type: "boolean" },
+        "no-smb": { type: "boolean" },
         "heartbeat-ttl": { type: "string" },
         "stop-grace": { type: "string" },
         version: { type: "boolean" },
@@ -86,6 +94,8 @@ async function main() {
     heartbeatIntervalMs,
     heartbeatTtlMs,
     stopGraceSeconds: int("stop-grace", str("stop-grace"), 10, 0, 3600),
+    ...(v["no-log-sink"] ? {} : { logSinkPort: int("log-port", str("log-port"), 24224, 0, 65535) }),
+    ...(v["no-smb"] ? {} : { smbPort: int("smb-port", str("smb-port"), 0, 0, 65535) }),
     log,
   });
   let stopping = false;

@@ -4,11 +4,12 @@ import { join } from "node:path";
 import { Server } from "@grpc/grpc-js";
 import { createLogger, type Logger, loadMaroProto } from "@maro/proto";
 import { Controller } from "./cluster/controller.js";
-import { agentChannelHandlers } from "./grpc/agent-channel.js";
-import { masterHandlers } from "./grpc/master-service.js";
+import { allHandlers } from "./grpc/handlers.js";
+import { ImageRegistry } from "./images/registry.js";
 import { Enrolment } from "./security/join.js";
 import { loadMasterTls, serverCredentials } from "./security/tls.js";
-import { type RunningRedis, startRedisServer } from "./state/redis-server.js";
+import { type LogSink, startLogSink, startRedis, startShare } from "./services.js";
+import type { RunningSmbd } from "./share/smbd.js";
 import { RedisStateStore } from "./state/redis-store.js";
 
 export interface MasterOptions {
@@ -29,6 +30,10 @@ export interface MasterOptions {
   heartbeatIntervalMs: number;
   heartbeatTtlMs: number;
   stopGraceSeconds: number;
+  /** The Fluentd-compatible log sink's port (0 = free); absent: no sink. */
+  logSinkPort?: number;
+  /** The SMB share's port (0 = free); absent: no share. */
+  smbPort?: number;
   log?: Logger;
 }
 
@@ -37,6 +42,8 @@ export interface RunningMaster {
   port: number;
   clusterId: string;
   redis: { host: string; port: number; password: string; pid: number | null };
+  logSink: { address: string } | null;
+  smb: { port: number; user: string; password: string; shareName: string; pid: number } | null;
   stop(): Promise<void>;
 }
 
@@ -49,6 +56,9 @@ export interface MasterInfoFile {
   redisHost: string;
   redisPort: number;
   redisPid: number | null;
+  logSinkAddress: string;
+  smbPort: number | null;
+  smbPid: number | null;
 }
 
 export const MAX_MESSAGE_BYTES = 8 * 1024 * 1024;
@@ -57,111 +67,123 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
   const log = options.log ?? createLogger("maro-master");
   const tls = loadMasterTls(options.tlsDir);
   mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
-  const mountSource = join(options.dataDir, "shared", "data");
-  mkdirSync(mountSource, { recursive: true });
+  const dataRoot = join(options.dataDir, "shared", "data");
+  mkdirSync(dataRoot, { recursive: true });
+  const stops: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) await stop().catch((err) => log.error("stop failed", { error: String(err) }));
+  };
+  try {
+    const bind = options.redisBind.length > 0 ? options.redisBind : [options.host];
+    const redis = await startRedis(options.dataDir, bind, options.redisPort, options.redisUrl, log);
+    stops.push(redis.stop);
+    const store = new RedisStateStore({ url: redis.url, cluster: options.clusterName });
+    await store.connect();
+    stops.push(() => store.close());
+    const loaded = await store.load();
+    const meta = loaded.meta ?? { id: randomUUID(), name: options.clusterName, createdAtMs: Date.now() };
+    if (!loaded.meta) await store.saveMeta(meta);
 
-  let redisServer: RunningRedis | null = null;
-  let redisUrl = options.redisUrl;
-  if (!redisUrl) {
-    redisServer = await startRedisServer({
-      dir: join(options.dataDir, "redis"),
-      bind: options.redisBind.length > 0 ? options.redisBind : [options.host],
-      port: options.redisPort,
+    const images = new ImageRegistry({ dir: join(options.dataDir, "shared", "images"), redis: store.redis, cluster: meta.name });
+    const controller = new Controller({
+      store,
+      log,
+      heartbeatTtlMs: options.heartbeatTtlMs,
+      stopGraceSeconds: options.stopGraceSeconds,
+      imageSha256: async (name) => (await images.byName(name))?.sha256 ?? null,
+      dispatch: { clusterId: meta.id, clusterName: meta.name, redis, mountSource: dataRoot },
     });
-    redisServer.onUnexpectedExit((code) => log.error("redis-server exited unexpectedly", { code }));
-    redisUrl = redisServer.url;
+    await controller.init();
+
+    let sink: LogSink | null = null;
+    if (options.logSinkPort !== undefined) {
+      sink = await startLogSink(options.dataDir, options.host, options.logSinkPort, (a) => controller.isNodeAddress(a), log);
+      stops.push(sink.stop);
+    }
+    let smb: RunningSmbd | null = null;
+    if (options.smbPort !== undefined) {
+      smb = await startShare(options.dataDir, [options.host], options.smbPort, log);
+      stops.push(smb.stop);
+    }
+
+    const startedAtMs = Date.now();
+    const handlers = allHandlers({
+      controller,
+      enrolment: new Enrolment(store, tls.ca, meta.name, log),
+      images,
+      logs: sink?.store ?? null,
+      dataRoot,
+      status: { clusterId: meta.id, clusterName: meta.name, redisAddress: `${redis.host}:${redis.port}`, startedAtMs },
+      channel: {
+        clusterId: meta.id,
+        clusterName: meta.name,
+        heartbeatIntervalMs: options.heartbeatIntervalMs,
+        logSinkAddress: sink?.address ?? "",
+        logSinkSharedKey: sink?.sharedKey ?? "",
+        onImageStatus: (node, status) => {
+          images.markNode(status.sha256, node, status.present).catch((err) => log.warn("image status not saved", { error: String(err) }));
+        },
+      },
+      log,
+    });
+    const proto = loadMaroProto();
+    const server = new Server({
+      "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
+      "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
+    });
+    server.addService(proto.maro.v1.Master.service, handlers.master);
+    server.addService(proto.maro.v1.AgentChannel.service, handlers.agent);
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync(`${options.host}:${options.port}`, serverCredentials(tls), (err, p) =>
+        err ? reject(new Error(`cannot listen on ${options.host}:${options.port}: ${err.message}`)) : resolve(p),
+      ),
+    );
+    stops.push(
+      () =>
+        new Promise<void>((resolve) => {
+          const force = setTimeout(() => {
+            server.forceShutdown();
+            resolve();
+          }, 1000);
+          server.tryShutdown(() => {
+            clearTimeout(force);
+            resolve();
+          });
+        }),
+    );
+    const address = `${options.host}:${port}`;
+    const ttlTimer = setInterval(
+      () => {
+        controller.checkHeartbeats().catch((err) => log.error("heartbeat check failed", { error: String(err) }));
+      },
+      Math.max(100, Math.floor(options.heartbeatTtlMs / 4)),
+    );
+    stops.push(async () => clearInterval(ttlTimer));
+    const info: MasterInfoFile = {
+      pid: process.pid,
+      address,
+      clusterId: meta.id,
+      clusterName: meta.name,
+      redisHost: redis.host,
+      redisPort: redis.port,
+      redisPid: redis.pid,
+      logSinkAddress: sink?.address ?? "",
+      smbPort: smb?.port ?? null,
+      smbPid: smb?.pid ?? null,
+    };
+    writeFileSync(join(options.dataDir, "master.json"), `${JSON.stringify(info, null, 2)}\n`);
+    log.info("master listening", { address, cluster: meta.name, redis: `${redis.host}:${redis.port}`, logSink: info.logSinkAddress, smbPort: info.smbPort });
+    return {
+      address,
+      port,
+      clusterId: meta.id,
+      redis: { host: redis.host, port: redis.port, password: redis.password, pid: redis.pid },
+      logSink: sink ? { address: sink.address } : null,
+      smb: smb ? { port: smb.port, user: smb.user, password: smb.password, shareName: smb.shareName, pid: smb.pid } : null,
+      stop: stopAll,
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
   }
-  const parsed = new URL(redisUrl);
-  const redis = {
-    host: parsed.hostname,
-    port: Number(parsed.port || 6379),
-    password: decodeURIComponent(parsed.password),
-    pid: redisServer?.pid ?? null,
-  };
-
-  const store = new RedisStateStore({ url: redisUrl, cluster: options.clusterName });
-  await store.connect();
-  const loaded = await store.load();
-  const meta = loaded.meta ?? { id: randomUUID(), name: options.clusterName, createdAtMs: Date.now() };
-  if (!loaded.meta) await store.saveMeta(meta);
-
-  const controller = new Controller({
-    store,
-    log,
-    heartbeatTtlMs: options.heartbeatTtlMs,
-    stopGraceSeconds: options.stopGraceSeconds,
-    dispatch: { clusterId: meta.id, clusterName: meta.name, redis, mountSource },
-  });
-  await controller.init();
-
-  const enrolment = new Enrolment(store, tls.ca, meta.name, log);
-  const proto = loadMaroProto();
-  const server = new Server({
-    "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
-    "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
-  });
-  const startedAtMs = Date.now();
-  server.addService(
-    proto.maro.v1.Master.service,
-    masterHandlers(
-      controller,
-      enrolment,
-      { clusterId: meta.id, clusterName: meta.name, redisAddress: `${redis.host}:${redis.port}`, startedAtMs },
-      log,
-    ),
-  );
-  server.addService(
-    proto.maro.v1.AgentChannel.service,
-    agentChannelHandlers(
-      controller,
-      enrolment,
-      { clusterId: meta.id, clusterName: meta.name, heartbeatIntervalMs: options.heartbeatIntervalMs },
-      log,
-    ),
-  );
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${options.host}:${options.port}`, serverCredentials(tls), (err, p) =>
-      err ? reject(new Error(`cannot listen on ${options.host}:${options.port}: ${err.message}`)) : resolve(p),
-    ),
-  );
-  const address = `${options.host}:${port}`;
-  const ttlTimer = setInterval(
-    () => {
-      controller.checkHeartbeats().catch((err) => log.error("heartbeat check failed", { error: String(err) }));
-    },
-    Math.max(100, Math.floor(options.heartbeatTtlMs / 4)),
-  );
-  const info: MasterInfoFile = {
-    pid: process.pid,
-    address,
-    clusterId: meta.id,
-    clusterName: meta.name,
-    redisHost: redis.host,
-    redisPort: redis.port,
-    redisPid: redis.pid,
-  };
-  writeFileSync(join(options.dataDir, "master.json"), `${JSON.stringify(info, null, 2)}\n`);
-  log.info("master listening", { address, cluster: meta.name, redis: `${redis.host}:${redis.port}` });
-
-  return {
-    address,
-    port,
-    clusterId: meta.id,
-    redis,
-    stop: async () => {
-      clearInterval(ttlTimer);
-      await new Promise<void>((resolve) => {
-        const force = setTimeout(() => {
-          server.forceShutdown();
-          resolve();
-        }, 2000);
-        server.tryShutdown(() => {
-          clearTimeout(force);
-          resolve();
-        });
-      });
-      await store.close();
-      await redisServer?.stop();
-    },
-  };
 }

@@ -565,15 +565,15 @@ describe("the master under hostile input", () => {
       ...names.map((v) => ({
         label: `name ${JSON.stringify(v.slice(0, 20))}`,
         apply: (s: JobSpec) => {
-s.name = v;
-},
+          s.name = v;
+        },
         field: /^name: /m,
       })),
       ...names.map((v) => ({
         label: `component type ${JSON.stringify(v.slice(0, 20))}`,
         apply: (s: JobSpec) => {
-component(s).type = v;
-},
+          component(s).type = v;
+        },
         field: /^components\.[\s\S]*: type "[\s\S]*" is not a DNS label/m,
       })),
       ...[
@@ -591,15 +591,15 @@ component(s).type = v;
       ].map((v) => ({
         label: `mount_target ${JSON.stringify(v)}`,
         apply: (s: JobSpec) => {
-component(s).mountTarget = v;
-},
+          component(s).mountTarget = v;
+        },
         field: /\.mount\.target: /,
       })),
       ...["relative", "../x", "a/..", "/a/../b", "/a/./b", "//etc", "/tmp\u0000/x"].map((v) => ({
         label: `source_dir ${JSON.stringify(v)}`,
         apply: (s: JobSpec) => {
-s.sourceDir = v;
-},
+          s.sourceDir = v;
+        },
         field: /^source_dir: /m,
       })),
       ...(
@@ -633,26 +633,36 @@ s.sourceDir = v;
       ...[0, -1, -(2 ** 31), 2 ** 31 - 1, 10_001].map((v) => ({
         label: `num ${v}`,
         apply: (s: JobSpec) => {
-component(s).num = v;
-},
+          component(s).num = v;
+        },
         field: /\.num: |^components: \d+ replicas in all/m,
       })),
-      { label: "no components", apply: (s) => {
-s.components = [];
-}, field: /^components: /m },
+      {
+        label: "no components",
+        apply: (s) => {
+          s.components = [];
+        },
+        field: /^components: /m,
+      },
       {
         label: "duplicate component types",
-        apply: (s) => void (s.components = [component(s), { ...component(s) }]),
+        apply: (s) => {
+          s.components = [component(s), { ...component(s) }];
+        },
         field: /duplicate component type/,
       },
-      { label: "allocation mode", apply: (s) => {
-s.allocationMode = "../x";
-}, field: /^allocation\.mode: /m },
+      {
+        label: "allocation mode",
+        apply: (s) => {
+          s.allocationMode = "../x";
+        },
+        field: /^allocation\.mode: /m,
+      },
       {
         label: "allocation metric",
         apply: (s) => {
-s.allocationMetric = "rm -rf";
-},
+          s.allocationMetric = "rm -rf";
+        },
         field: /^allocation\.metric: /m,
       },
       {
@@ -700,29 +710,29 @@ s.allocationMetric = "rm -rf";
         badLabel.map((v) => ({
           label: `name=${JSON.stringify(v)}`,
           apply: (s: JobSpec) => {
-s.name = v;
-},
+            s.name = v;
+          },
           field: /^name: /m,
         })),
         badLabel.map((v) => ({
           label: `type=${JSON.stringify(v)}`,
           apply: (s: JobSpec) => {
-component(s).type = v;
-},
+            component(s).type = v;
+          },
           field: /^components\.[\s\S]*: type "[\s\S]*" is not a DNS label/m,
         })),
         badPath.map((v) => ({
           label: `mount_target=${JSON.stringify(v)}`,
           apply: (s: JobSpec) => {
-component(s).mountTarget = v;
-},
+            component(s).mountTarget = v;
+          },
           field: /\.mount\.target: /,
         })),
         badPath.map((v) => ({
           label: `source_dir=${JSON.stringify(v)}`,
           apply: (s: JobSpec) => {
-s.sourceDir = v;
-},
+            s.sourceDir = v;
+          },
           field: /^source_dir: /m,
         })),
         badCount.map((v) => ({
@@ -738,8 +748,8 @@ s.sourceDir = v;
         fc.oneof(fc.integer({ min: -(2 ** 31), max: 0 }), fc.integer({ min: 10_001, max: 2 ** 31 - 1 })).map((v) => ({
           label: `num=${v}`,
           apply: (s: JobSpec) => {
-component(s).num = v;
-},
+            component(s).num = v;
+          },
           field: /\.num: |^components: \d+ replicas in all/m,
         })),
       );
@@ -860,6 +870,8 @@ component(s).num = v;
       if (!first?.refused?.code.match(c.code) || !first.refused.message)
         failures.push(`${c.label}: answered ${JSON.stringify(first)} (stream error: ${String(a.error)})`);
     }
+    const known = (await snapshot()).nodes.filter((n) => state.nodes.some((m) => m.name === n.name));
+    assert.deepEqual(known, state.nodes, "the nodes that were there are untouched");
     assert.deepEqual(failures, [], `hostile Register messages the master did not refuse:\n${failures.join("\n")}`);
   });
 

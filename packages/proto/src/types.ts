@@ -33,3 +33,6 @@ export type { LogLine, LogLine__Output as LogLineOut } from "./gen/maro/v1/LogLi
 export type { ImageStatus__Output as ImageStatusOut } from "./gen/maro/v1/ImageStatus.js";
 export type { FetchImageChunk__Output as FetchImageChunkOut } from "./gen/maro/v1/FetchImageChunk.js";
 export type { Registered__Output as RegisteredOut } from "./gen/maro/v1/Registered.js";
+export type { DataListResponse } from "./gen/maro/v1/DataListResponse.js";
+export type { DataPushResponse } from "./gen/maro/v1/DataPushResponse.js";
+export type { JobLogsRequest__Output as JobLogsRequestOut } from "./gen/maro/v1/JobLogsRequest.js";

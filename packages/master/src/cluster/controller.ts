@@ -37,6 +37,8 @@ export interface ControllerOptions {
   log: Logger;
   heartbeatTtlMs: number;
   stopGraceSeconds: number;
+  /** The sha256 of an image pushed to the cluster under this name, so agents load it first. */
+  imageSha256?: (name: string) => Promise<string | null>;
   now?: () => number;
 }
 
@@ -84,6 +86,13 @@ export class Controller {
 
   listNodes(): NodeRecord[] {
     return [...this.nodes.values()].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** True when a registered node has this address (the log sink lets such sources send without its key). */
+  isNodeAddress(address: string): boolean {
+    const plain = address.replace(/^::ffff:/, "");
+    for (const n of this.nodes.values()) if (n.state === "ready" && n.address === plain) return true;
+    return false;
   }
 
   isConnected(nodeName: string): boolean {
@@ -284,11 +293,25 @@ export class Controller {
     await this.persist(applied.changed);
     for (const job of applied.placed) {
       this.emit("job", job.name, "", "", "scheduled", "");
-      for (const c of job.components) this.dispatchStart(job, c);
+      const images = await this.pushedImages(job);
+      for (const c of job.components) this.dispatchStart(job, c, images);
     }
   }
 
-  private dispatchStart(job: JobRecord, c: ComponentRecord): void {
+  /** image name → sha256 for the job's images that were pushed to the cluster. */
+  private async pushedImages(job: JobRecord): Promise<Map<string, string>> {
+    const found = new Map<string, string>();
+    const lookup = this.options.imageSha256;
+    if (!lookup) return found;
+    for (const spec of job.spec.components) {
+      if (!spec.image || found.has(spec.image)) continue;
+      const sha = await lookup(spec.image).catch(() => null);
+      if (sha) found.set(spec.image, sha);
+    }
+    return found;
+  }
+
+  private dispatchStart(job: JobRecord, c: ComponentRecord, images: Map<string, string>): void {
     const node = this.nodes.get(c.nodeId);
     const session = this.sessions.get(c.nodeId);
     if (!node || !session) {
@@ -296,7 +319,9 @@ export class Controller {
       void this.settle(job);
       return;
     }
-    session.send({ start: startMessage(this.options.dispatch, job, c, node) });
+    const start = startMessage(this.options.dispatch, job, c, node);
+    start.imageSha256 = images.get(start.spec?.image ?? "") ?? "";
+    session.send({ start });
   }
 
   // ---- helpers -------------------------------------------------------------

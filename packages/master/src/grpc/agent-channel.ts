@@ -20,6 +20,11 @@ export interface AgentChannelOptions {
   clusterId: string;
   clusterName: string;
   heartbeatIntervalMs: number;
+  /** The log sink agents and Docker's log driver send to ("" when there is none), and its shared key. */
+  logSinkAddress: string;
+  logSinkSharedKey: string;
+  /** A node reports that it loaded (or failed to load) a pushed image. */
+  onImageStatus?: (node: string, status: { sha256: string; present: boolean; name: string; message: string }) => void;
 }
 
 /** Validates a Register message; returns the problem, or null when it is acceptable. */
@@ -64,7 +69,7 @@ export function agentChannelHandlers(
   enrolment: Enrolment,
   options: AgentChannelOptions,
   log: Logger,
-): AgentChannelHandlers {
+): Omit<AgentChannelHandlers, "FetchImage"> {
   return {
     Join: (call: ServerUnaryCall<JoinRequestOut, JoinResponse>, callback: sendUnaryData<JoinResponse>) => {
       enrolment.join(call.request, call.getPeer()).then(
@@ -134,12 +139,15 @@ export function agentChannelHandlers(
               clusterName: options.clusterName,
               heartbeatIntervalMs: options.heartbeatIntervalMs,
               protocolVersion: PROTOCOL_VERSION,
+              logSinkAddress: options.logSinkAddress,
+              logSinkSharedKey: options.logSinkSharedKey,
             },
           });
           await controller.reconcileAgent(node.name, reg.containers);
           return;
         }
         if (msg.body === "heartbeat") controller.heartbeat(nodeName);
+        else if (msg.body === "image" && msg.image) options.onImageStatus?.(nodeName, msg.image);
         else if (msg.body === "status" && msg.status) {
           controller.heartbeat(nodeName);
           await controller.containerStatus(nodeName, msg.status);

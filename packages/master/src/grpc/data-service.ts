@@ -5,14 +5,14 @@ import { dirname, join, relative, sep } from "node:path";
 import type { ServerReadableStream, ServerWritableStream } from "@grpc/grpc-js";
 import type { DataListResponse, DataPushResponse, FileChunk, FileChunkOut, MasterHandlers } from "@maro/proto";
 import { MaroError } from "../errors.js";
-import { atomicWriteTarget, PathError, resolveConfined } from "../share/paths.js";
+import { atomicWriteTarget, isAtomicWriteTemp, PathError, resolveConfined } from "../share/paths.js";
 import type { AdminGuard } from "./guard.js";
 
 const CHUNK_BYTES = 1024 * 1024;
 const MAX_FILE_BYTES = 64 * 1024 ** 3;
 
-function confined(root: string, path: string): Promise<string> {
-  return resolveConfined(root, path).catch((err: unknown) => {
+function confined(root: string, path: string, allowRoot = false): Promise<string> {
+  return resolveConfined(root, path, { allowRoot }).catch((err: unknown) => {
     if (err instanceof PathError) throw new MaroError("INVALID_ARGUMENT", `path: ${err.message}`);
     throw err;
   });
@@ -41,7 +41,7 @@ async function receiveFiles(root: string, call: ServerReadableStream<FileChunkOu
           throw new MaroError("INVALID_ARGUMENT", `${h.path}: size ${h.size} is out of range`);
         const final = await confined(root, h.path);
         await mkdir(dirname(final), { recursive: true });
-        await confined(root, relative(root, dirname(final)) || "."); // the parent chain stays inside after mkdir
+        await confined(root, relative(root, dirname(final)), true); // the parent chain stays inside after mkdir
         const temp = atomicWriteTarget(final);
         current = {
           final,
@@ -105,7 +105,7 @@ async function sendFile(root: string, file: string, call: ServerWritableStream<u
 async function* walk(dir: string): AsyncGenerator<string> {
   const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name));
   for (const e of entries) {
-    if (e.name.includes(".partial-")) continue;
+    if (isAtomicWriteTemp(e.name)) continue;
     const path = join(dir, e.name);
     if (e.isDirectory()) yield* walk(path);
     else if (e.isFile()) yield path;
@@ -117,7 +117,7 @@ export function dataHandlers(root: string, guard: AdminGuard): Pick<MasterHandle
   return {
     DataPush: guard.clientStream((call) => receiveFiles(root, call)),
     DataPull: guard.serverStream<{ path: string }, FileChunk>(async (call) => {
-      const target = await confined(root, call.request.path || ".");
+      const target = await confined(root, call.request.path, true);
       const info = await lstat(target).catch(() => {
         throw new MaroError("INVALID_ARGUMENT", `path: "${call.request.path}" does not exist in the shared data`);
       });
@@ -126,14 +126,14 @@ export function dataHandlers(root: string, guard: AdminGuard): Pick<MasterHandle
       for await (const file of walk(target)) await sendFile(root, file, call);
     }),
     DataList: guard.unary(async (req: { path: string }): Promise<DataListResponse> => {
-      const target = await confined(root, req.path || ".");
+      const target = await confined(root, req.path, true);
       const info = await lstat(target).catch(() => {
         throw new MaroError("INVALID_ARGUMENT", `path: "${req.path}" does not exist in the shared data`);
       });
       const names = info.isDirectory() ? (await readdir(target)).sort() : [""];
       const entries = [];
       for (const name of names) {
-        if (name.includes(".partial-")) continue;
+        if (isAtomicWriteTemp(name)) continue;
         const path = name ? join(target, name) : target;
         const st = await lstat(path);
         if (!st.isFile() && !st.isDirectory()) continue;

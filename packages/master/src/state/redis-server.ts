@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
+import { loadOrCreateSecret } from "./secret-file.js";
 
 export interface RedisServerOptions {
   /** Directory for the AOF, config and logs. */
@@ -40,14 +40,6 @@ export async function freePort(host: string): Promise<number> {
   });
 }
 
-function loadOrCreatePassword(dir: string, given?: string): string {
-  const file = join(dir, "redis.password");
-  if (given) return given;
-  if (existsSync(file)) return readFileSync(file, "utf8").trim();
-  const password = randomBytes(24).toString("base64url");
-  writeFileSync(file, password, { mode: 0o600 });
-  return password;
-}
 
 /**
  * Starts redis-server as a child process with AOF on, a password, bound only to
@@ -56,7 +48,7 @@ function loadOrCreatePassword(dir: string, given?: string): string {
 export async function startRedisServer(options: RedisServerOptions): Promise<RunningRedis> {
   mkdirSync(options.dir, { recursive: true, mode: 0o700 });
   const host = options.bind[0] ?? "127.0.0.1";
-  const password = loadOrCreatePassword(options.dir, options.password);
+  const password = options.password ?? loadOrCreateSecret(join(options.dir, "redis.password"));
   const port = options.port === 0 ? await freePort(host) : options.port;
   const conf = join(options.dir, "redis.conf");
   // The password goes in a 0600 file, never on the command line.

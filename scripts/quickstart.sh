@@ -5,7 +5,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
-bash scripts/lib/setup.sh redis-server
+bash scripts/lib/setup.sh redis-server samba smbclient
 export MARO_HOME="${MARO_HOME:-$root/.maro-quickstart}"
 maro() { node packages/cli/bin/maro.js "$@"; }
 name=demo

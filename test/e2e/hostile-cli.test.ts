@@ -97,15 +97,7 @@ describe("the CLI under hostile files and paths", () => {
   const listJobs = async () => json(await maro(home.path, ["grass", "job", "list", CLUSTER, "-o", "json"]));
   let jobsBefore: unknown;
 
-  before(async () => {
-    const deployment = file("deployment.yml", `mode: grass/local\nname: ${CLUSTER}\nruntime: process\nnodes: 1\n`);
-    const created = await maro(home.path, ["grass", "create", deployment]);
-    assert.equal(created.code, 0, created.stderr);
-    jobsBefore = await listJobs();
-  });
-
-  after(async () => {
-    if (existsSync(join(home.path, "clusters", CLUSTER))) await maro(home.path, ["grass", "delete", CLUSTER]);
+  after(() => {
     for (const d of [home, bare, files]) d.remove();
   });
 
@@ -207,91 +199,109 @@ describe("the CLI under hostile files and paths", () => {
     assert.equal(existsSync("/tmp/escaped"), false, "something was created at an absolute cluster name");
   });
 
-  describe("maro grass job start <cluster> <hostile job file>", { concurrency: CONCURRENCY }, () => {
-    const head = (key: string) =>
-      `name: evil-${key}\ncomponents:\n  w:\n    resources: {cpu: 0.1, memory: 16m}\n    command: 'true'\n`;
-    for (const h of hostileFiles(join(files.path, "job"), head)) {
-      test(`${h.label}: exit 2, the file and the problem named`, async () => {
-        await refused(home.path, ["grass", "job", "start", CLUSTER, h.path], [h.message, new RegExp(escapeRe(h.path))]);
-      });
-    }
+  describe("maro grass job start <cluster> <hostile job file>", () => {
+    // job start reads the cluster record before the file: a real cluster to aim at.
+    before(async () => {
+      const deployment = file("deployment.yml", `mode: grass/local\nname: ${CLUSTER}\nruntime: process\nnodes: 1\n`);
+      const created = await maro(home.path, ["grass", "create", deployment]);
+      assert.equal(created.code, 0, created.stderr);
+      jobsBefore = await listJobs();
+    });
 
-    const component = (key: string, extra: string) => `${head(key)}${extra}`;
-    const hostileValues: { label: string; body: string; message: RegExp[] }[] = [
-      {
-        label: "mount.target ../../etc/passwd",
-        body: component("mount", "    mount: {target: ../../etc/passwd}\n"),
-        message: [/components\.w\.mount\.target: "\.\.\/\.\.\/etc\/passwd" is not an absolute path/, /:6:\d+\)/],
-      },
-      {
-        label: "mount.target that climbs out with ..",
-        body: component("climb", "    mount: {target: /data/../../etc/passwd}\n"),
-        message: [/components\.w\.mount\.target: .* contains '\.\.'/],
-      },
-      {
-        label: "mount.target with a NUL byte",
-        body: component("nul", '    mount: {target: "/data\\0/x"}\n'),
-        message: [/components\.w\.mount\.target: /],
-      },
-      {
-        label: "mount.target /",
-        body: component("root", "    mount: {target: /}\n"),
-        message: [/components\.w\.mount\.target: cannot be \//],
-      },
-      {
-        label: "component types with path separators",
-        body: [
-          "name: evil-types",
-          "components:",
-          '  "../evil": {resources: {cpu: 1, memory: 16m}, command: "true"}',
-          '  "a/b": {resources: {cpu: 1, memory: 16m}, command: "true"}',
-          '  "/abs": {resources: {cpu: 1, memory: 16m}, command: "true"}',
-          "",
-        ].join("\n"),
-        message: [
-          /components\["\.\.\/evil"\]: "\.\.\/evil" is not a valid component type/,
-          /components\["a\/b"\]: "a\/b" is not a valid component type/,
-          /components\["\/abs"\]: "\/abs" is not a valid component type/,
-        ],
-      },
-      {
-        label: "a job name with path separators",
-        body: "name: ../../jobs/x\ncomponents:\n  w: {resources: {cpu: 1, memory: 16m}, command: 'true'}\n",
-        message: [/^maro: name: "\.\.\/\.\.\/jobs\/x" is not a valid job name/m, /:1:\d+\)/],
-      },
-      {
-        label: "a command with a NUL byte",
-        body: 'name: evil-cmd\ncomponents:\n  w: {resources: {cpu: 1, memory: 16m}, command: ["sh", "-c\\0rm"]}\n',
-        message: [/components\.w\.command\[1\]: contains a NUL character/],
-      },
-      {
-        label: "hostile numbers",
-        body: "name: evil-numbers\ncomponents:\n  w: {resources: {cpu: -1, memory: 99999999Ei, gpu: 1e9}, num: 1e9, command: 'true'}\n",
-        message: [
-          /components\.w\.resources\.cpu: /,
-          /components\.w\.resources\.memory: /,
-          /components\.w\.resources\.gpu: /,
-          /components\.w\.num: /,
-        ],
-      },
-    ];
-    for (const h of hostileValues) {
-      test(`${h.label}: exit 2 naming the YAML path`, async () => {
-        const path = file(`job-${h.label.replace(/\W+/g, "-")}.yml`, h.body);
-        await refused(home.path, ["grass", "job", "start", CLUSTER, path], h.message);
-      });
-    }
+    after(async () => {
+      if (existsSync(join(home.path, "clusters", CLUSTER))) await maro(home.path, ["grass", "delete", CLUSTER]);
+    });
 
-    test("a cluster argument that walks out of MARO_HOME: exit 2 before any file is read", async () => {
-      const path = file("fine.yml", component("fine", ""));
-      await pool(2, ["../../etc", "/etc", `${CLUSTER}/../${CLUSTER}`, ""], async (cluster) => {
-        await refused(home.path, ["grass", "job", "start", cluster, path], [/cluster name .* is not a DNS label/]);
+    describe("refused files", { concurrency: CONCURRENCY }, () => {
+      const head = (key: string) =>
+        `name: evil-${key}\ncomponents:\n  w:\n    resources: {cpu: 0.1, memory: 16m}\n    command: 'true'\n`;
+      for (const h of hostileFiles(join(files.path, "job"), head)) {
+        test(`${h.label}: exit 2, the file and the problem named`, async () => {
+          await refused(
+            home.path,
+            ["grass", "job", "start", CLUSTER, h.path],
+            [h.message, new RegExp(escapeRe(h.path))],
+          );
+        });
+      }
+
+      const component = (key: string, extra: string) => `${head(key)}${extra}`;
+      const hostileValues: { label: string; body: string; message: RegExp[] }[] = [
+        {
+          label: "mount.target ../../etc/passwd",
+          body: component("mount", "    mount: {target: ../../etc/passwd}\n"),
+          message: [/components\.w\.mount\.target: "\.\.\/\.\.\/etc\/passwd" is not an absolute path/, /:6:\d+\)/],
+        },
+        {
+          label: "mount.target that climbs out with ..",
+          body: component("climb", "    mount: {target: /data/../../etc/passwd}\n"),
+          message: [/components\.w\.mount\.target: .* contains '\.\.'/],
+        },
+        {
+          label: "mount.target with a NUL byte",
+          body: component("nul", '    mount: {target: "/data\\0/x"}\n'),
+          message: [/components\.w\.mount\.target: /],
+        },
+        {
+          label: "mount.target /",
+          body: component("root", "    mount: {target: /}\n"),
+          message: [/components\.w\.mount\.target: cannot be \//],
+        },
+        {
+          label: "component types with path separators",
+          body: [
+            "name: evil-types",
+            "components:",
+            '  "../evil": {resources: {cpu: 1, memory: 16m}, command: "true"}',
+            '  "a/b": {resources: {cpu: 1, memory: 16m}, command: "true"}',
+            '  "/abs": {resources: {cpu: 1, memory: 16m}, command: "true"}',
+            "",
+          ].join("\n"),
+          message: [
+            /components\["\.\.\/evil"\]: "\.\.\/evil" is not a valid component type/,
+            /components\["a\/b"\]: "a\/b" is not a valid component type/,
+            /components\["\/abs"\]: "\/abs" is not a valid component type/,
+          ],
+        },
+        {
+          label: "a job name with path separators",
+          body: "name: ../../jobs/x\ncomponents:\n  w: {resources: {cpu: 1, memory: 16m}, command: 'true'}\n",
+          message: [/^maro: name: "\.\.\/\.\.\/jobs\/x" is not a valid job name/m, /:1:\d+\)/],
+        },
+        {
+          label: "a command with a NUL byte",
+          body: 'name: evil-cmd\ncomponents:\n  w: {resources: {cpu: 1, memory: 16m}, command: ["sh", "-c\\0rm"]}\n',
+          message: [/components\.w\.command\[1\]: contains a NUL character/],
+        },
+        {
+          label: "hostile numbers",
+          body: "name: evil-numbers\ncomponents:\n  w: {resources: {cpu: -1, memory: 99999999Ei, gpu: 1e9}, num: 1e9, command: 'true'}\n",
+          message: [
+            /components\.w\.resources\.cpu: /,
+            /components\.w\.resources\.memory: /,
+            /components\.w\.resources\.gpu: /,
+            /components\.w\.num: /,
+          ],
+        },
+      ];
+      for (const h of hostileValues) {
+        test(`${h.label}: exit 2 naming the YAML path`, async () => {
+          const path = file(`job-${h.label.replace(/\W+/g, "-")}.yml`, h.body);
+          await refused(home.path, ["grass", "job", "start", CLUSTER, path], h.message);
+        });
+      }
+
+      test("a cluster argument that walks out of MARO_HOME: exit 2 before any file is read", async () => {
+        const path = file("fine.yml", component("fine", ""));
+        await pool(2, ["../../etc", "/etc", `${CLUSTER}/../${CLUSTER}`, ""], async (cluster) => {
+          await refused(home.path, ["grass", "job", "start", cluster, path], [/cluster name .* is not a DNS label/]);
+        });
       });
     });
-  });
 
-  test("after the hostile job files: the job list is unchanged and no component runs", async () => {
-    assert.deepEqual(await listJobs(), jobsBefore, "jobs were submitted");
-    assert.deepEqual(processesWithEnv("CLUSTER_NAME", CLUSTER), [], "components were started");
+    test("after the hostile job files: the job list is unchanged and no component runs", async () => {
+      assert.deepEqual(await listJobs(), jobsBefore, "jobs were submitted");
+      assert.deepEqual(processesWithEnv("CLUSTER_NAME", CLUSTER), [], "components were started");
+    });
   });
 });

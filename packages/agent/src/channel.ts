@@ -1,6 +1,6 @@
 import { type ClientDuplexStream, credentials } from "@grpc/grpc-js";
 import type { CertBundle } from "@maro/pki";
-import type { Logger, RegisteredOut, StartContainerOut } from "@maro/proto";
+import type { AgentChannelClient, Logger, RegisteredOut, StartContainerOut } from "@maro/proto";
 import {
   type AgentMessage,
   type ContainerStatus,
@@ -79,6 +79,16 @@ export class MasterChannel {
       this.refused = reject;
       void this.connect();
     });
+  }
+
+  /** The mutual-TLS client of the agent channel, for other calls to the master (FetchImage). */
+  get agentClient(): AgentChannelClient {
+    return this.client as unknown as AgentChannelClient;
+  }
+
+  /** Tells the master whether this node has a pushed image (best effort: lost if disconnected). */
+  reportImage(image: { name: string; sha256: string; present: boolean; message: string }): void {
+    if (this.registered && this.stream) this.stream.write({ image });
   }
 
   close(): void {
@@ -164,10 +174,10 @@ export class MasterChannel {
         .then(() => o.beforeStart?.(start))
         .then(() => o.runtime.start(spec))
         .catch((err: unknown) => {
-        const message = err instanceof RuntimeError || err instanceof Error ? err.message : String(err);
-        o.log.warn("component failed to start", { container: start.containerName, error: message });
-        this.report({ containerName: start.containerName, state: "failed_to_start", message, timeMs: Date.now() });
-      });
+          const message = err instanceof RuntimeError || err instanceof Error ? err.message : String(err);
+          o.log.warn("component failed to start", { container: start.containerName, error: message });
+          this.report({ containerName: start.containerName, state: "failed_to_start", message, timeMs: Date.now() });
+        });
       return;
     }
     if (msg.body === "stop" && msg.stop) {

@@ -1,16 +1,18 @@
-import { mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { networkInterfaces } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { createLogger } from "@maro/proto";
 import { AGENT_VERSION, MasterChannel, RefusedError } from "./channel.js";
 import { EnrolError, ensureNodeCertificate } from "./enrol.js";
+import { fetchImageStream } from "./images/fetch.js";
+import { ImageLoader } from "./images/loader.js";
 import { ownerLabels } from "./launch-spec.js";
 import { LogShipper } from "./logs/shipper.js";
 import { applyReservation, measureNode, parseReservation } from "./resources/index.js";
 import { DockerRuntime } from "./runtime/docker.js";
 import { ProcessRuntime } from "./runtime/process.js";
-import type { ContainerRuntime } from "./runtime/types.js";
+import { type ContainerRuntime, RuntimeError } from "./runtime/types.js";
 
 const USAGE = `usage: maro-agent --master HOST:PORT --cluster NAME --name NODE [options]
 
@@ -31,6 +33,25 @@ const USAGE = `usage: maro-agent --master HOST:PORT --cluster NAME --name NODE [
 function fail(message: string): never {
   process.stderr.write(`maro-agent: ${message}\n\n${USAGE}\n`);
   process.exit(2);
+}
+
+let shareNoted = false;
+
+/**
+ * Components see the cluster's shared data at mount.target. This node reaches
+ * it only when it shares the master's filesystem (a local cluster): CIFS
+ * mounts are not used. Said once, clearly; a start that cannot have it fails.
+ */
+function checkShare(source: string, log: ReturnType<typeof createLogger>): void {
+  if (!existsSync(source))
+    throw new RuntimeError(
+      "START_FAILED",
+      `the cluster's shared data directory ${source} is not on this node; run the node on the master's filesystem (CIFS mounts are not supported yet)`,
+    );
+  if (!shareNoted) {
+    shareNoted = true;
+    log.info("binding the shared data directory directly: this node shares the master's filesystem", { source });
+  }
 }
 
 function splitHostPort(address: string): [string, number] {
@@ -145,6 +166,8 @@ async function main() {
   runtime.onEvent((event) => {
     if (event.kind === "exited") shipper?.ended(event.containerName);
   });
+  // Pushed images are loaded from the master before a component needs them.
+  let loader: ImageLoader | null = null;
   const channel = new MasterChannel({
     master,
     caPem,
@@ -160,6 +183,8 @@ async function main() {
       shipper?.setSink({ host, port, sharedKey: registered.logSinkSharedKey });
     },
     beforeStart: async (start) => {
+      if (start.spec?.mountTarget && start.mountSource) checkShare(start.mountSource, log);
+      if (loader && start.imageSha256 && start.spec?.image) await loader.ensure(start.spec.image, start.imageSha256);
       shipper?.track(start.containerName, start.jobName);
     },
     cluster,
@@ -170,6 +195,13 @@ async function main() {
     runtime,
     log,
   });
+  if (runtime instanceof DockerRuntime)
+    loader = new ImageLoader({
+      dockerHost: runtime.dockerHost,
+      fetch: (sha256) => fetchImageStream(channel.agentClient, sha256),
+      onStatus: (status) => channel.reportImage(status),
+      log,
+    });
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;

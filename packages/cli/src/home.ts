@@ -12,7 +12,7 @@ export interface ClusterRecord {
   createdAt: string;
   masterAddress: string;
   dir: string;
-  pids: { master: number; redis: number | null; agents: Record<string, number> };
+  pids: { master: number; redis: number | null; smbd?: number | null; agents: Record<string, number> };
   dockerHost?: string;
 }
 

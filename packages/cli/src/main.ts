@@ -1,6 +1,7 @@
 import { Command, CommanderError } from "commander";
 import { registerClusterCommands } from "./commands/cluster.js";
 import { registerDataCommands } from "./commands/data.js";
+import { registerImageCommands } from "./commands/image.js";
 import { registerJobCommands } from "./commands/job.js";
 import { registerTemplateCommand } from "./commands/template.js";
 import { CliError, EXIT } from "./errors.js";
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
   registerJobCommands(grass);
   registerTemplateCommand(grass);
   registerDataCommands(grass);
+  registerImageCommands(grass);
   for (const cmd of [program, grass, ...grass.commands, ...grass.commands.flatMap((c) => c.commands)])
     cmd.exitOverride();
   return program;

@@ -84,7 +84,11 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
     const meta = loaded.meta ?? { id: randomUUID(), name: options.clusterName, createdAtMs: Date.now() };
     if (!loaded.meta) await store.saveMeta(meta);
 
-    const images = new ImageRegistry({ dir: join(options.dataDir, "shared", "images"), redis: store.redis, cluster: meta.name });
+    const images = new ImageRegistry({
+      dir: join(options.dataDir, "shared", "images"),
+      redis: store.redis,
+      cluster: meta.name,
+    });
     const controller = new Controller({
       store,
       log,
@@ -97,7 +101,13 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
 
     let sink: LogSink | null = null;
     if (options.logSinkPort !== undefined) {
-      sink = await startLogSink(options.dataDir, options.host, options.logSinkPort, (a) => controller.isNodeAddress(a), log);
+      sink = await startLogSink(
+        options.dataDir,
+        options.host,
+        options.logSinkPort,
+        (a) => controller.isNodeAddress(a),
+        log,
+      );
       stops.push(sink.stop);
     }
     let smb: RunningSmbd | null = null;
@@ -121,7 +131,9 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
         logSinkAddress: sink?.address ?? "",
         logSinkSharedKey: sink?.sharedKey ?? "",
         onImageStatus: (node, status) => {
-          images.markNode(status.sha256, node, status.present).catch((err) => log.warn("image status not saved", { error: String(err) }));
+          images
+            .markNode(status.sha256, node, status.present)
+            .catch((err) => log.warn("image status not saved", { error: String(err) }));
         },
       },
       log,
@@ -172,14 +184,22 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
       smbPid: smb?.pid ?? null,
     };
     writeFileSync(join(options.dataDir, "master.json"), `${JSON.stringify(info, null, 2)}\n`);
-    log.info("master listening", { address, cluster: meta.name, redis: `${redis.host}:${redis.port}`, logSink: info.logSinkAddress, smbPort: info.smbPort });
+    log.info("master listening", {
+      address,
+      cluster: meta.name,
+      redis: `${redis.host}:${redis.port}`,
+      logSink: info.logSinkAddress,
+      smbPort: info.smbPort,
+    });
     return {
       address,
       port,
       clusterId: meta.id,
       redis: { host: redis.host, port: redis.port, password: redis.password, pid: redis.pid },
       logSink: sink ? { address: sink.address } : null,
-      smb: smb ? { port: smb.port, user: smb.user, password: smb.password, shareName: smb.shareName, pid: smb.pid } : null,
+      smb: smb
+        ? { port: smb.port, user: smb.user, password: smb.password, shareName: smb.shareName, pid: smb.pid }
+        : null,
       stop: stopAll,
     };
   } catch (err) {

@@ -1,7 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "@maro/proto";
-import { ForwardServer, LogStore, parseTag } from "./logs/index.js";
+import { ForwardServer, LogStore, storeEvents } from "./logs/index.js";
 import { type RunningSmbd, startSmbd } from "./share/smbd.js";
 import { type RunningRedis, startRedisServer } from "./state/redis-server.js";
 import { loadOrCreateSecret } from "./state/secret-file.js";
@@ -74,22 +74,14 @@ export async function startLogSink(
     sharedKey,
     selfHostname: "maro-master",
     authorize: isNodeAddress,
-    onEvents: async (tag, events) => {
-      const { job, container } = parseTag(tag);
-      await store.append(job, container, events);
-    },
+    onEvents: storeEvents(store),
     log,
   });
   const started = await server.start();
   return { store, address: `${host}:${started.port}`, sharedKey, stop: () => server.stop() };
 }
 
-export async function startShare(
-  dataDir: string,
-  bind: string[],
-  port: number,
-  log: Logger,
-): Promise<RunningSmbd> {
+export async function startShare(dataDir: string, bind: string[], port: number, log: Logger): Promise<RunningSmbd> {
   const shareDir = join(dataDir, "shared");
   for (const sub of ["data", "logs", "images"]) mkdirSync(join(shareDir, sub), { recursive: true });
   const smbd = await startSmbd({ stateDir: join(dataDir, "smb"), shareDir, bind, port, log: (m) => log.info(m) });

@@ -75,7 +75,7 @@ export class LogShipper {
     const key = `${sink.host}:${sink.port}:${sink.sharedKey}`;
     if (key === this.sinkKey) return;
     this.sinkKey = key;
-    this.sender = new fluent.FluentSender<Record<string, unknown>>("", {
+    this.sender = fluent.createFluentSender<Record<string, unknown>>("", {
       host: sink.host,
       port: sink.port,
       eventMode: "PackedForward",

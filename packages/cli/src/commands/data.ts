@@ -3,8 +3,8 @@ import { createReadStream } from "node:fs";
 import { type FileHandle, lstat, mkdir, open, readdir, rename, rm } from "node:fs/promises";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import type { ClientWritableStream, ServiceError } from "@grpc/grpc-js";
-import type { Command } from "commander";
 import type { DataListResponseOut, DataPushResponseOut, FileChunk, FileChunkOut } from "@maro/proto";
+import type { Command } from "commander";
 import { fromGrpcError } from "../client.js";
 import { CliError, EXIT } from "../errors.js";
 import { printJson, table } from "../output.js";
@@ -41,7 +41,8 @@ async function localFiles(base: string): Promise<{ file: string; rel: string; si
     for (const e of (await readdir(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
       const path = join(dir, e.name);
       if (e.isDirectory()) await walk(path);
-      else if (e.isFile()) out.push({ file: path, rel: relative(base, path).split(sep).join("/"), size: (await lstat(path)).size });
+      else if (e.isFile())
+        out.push({ file: path, rel: relative(base, path).split(sep).join("/"), size: (await lstat(path)).size });
     }
   };
   await walk(base);
@@ -57,7 +58,7 @@ async function push(api: import("../client.js").MasterApi, local: string, remote
   const files = await localFiles(resolve(local));
   const total = files.reduce((n, f) => n + f.size, 0);
   const progress = new ByteProgress(`push ${local}`, total, quiet);
-  const cleanRemote = remote.replace(/^\/+|\/+$/g, "");
+  const cleanRemote = remote.replace(/\/+$/g, "");
   const result = new Promise<DataPushResponseOut>((ok, fail) => {
     const stream = api.client.DataPush((err: ServiceError | null, res?: DataPushResponseOut) =>
       err || !res ? fail(fromGrpcError(err as ServiceError, api.address)) : ok(res),
@@ -165,7 +166,11 @@ export function registerDataCommands(grass: Command): void {
         if (format === "json") return printJson(res.entries);
         const rows = [["PATH", "SIZE", "MODIFIED"]];
         for (const e of res.entries)
-          rows.push([e.directory ? `${e.path}/` : e.path, e.directory ? "-" : String(e.size), new Date(Number(e.modifiedMs)).toISOString()]);
+          rows.push([
+            e.directory ? `${e.path}/` : e.path,
+            e.directory ? "-" : String(e.size),
+            new Date(Number(e.modifiedMs)).toISOString(),
+          ]);
         process.stdout.write(`${table(rows)}\n`);
       });
     });

@@ -55,6 +55,7 @@ export class Progress {
   private readonly started = Date.now();
   private lastDraw = 0;
   private lastDecile = -1;
+  private open = false;
 
   constructor(
     private readonly label: string,
@@ -73,6 +74,7 @@ export class Progress {
       if (!final && now - this.lastDraw < 100) return;
       this.lastDraw = now;
       this.out.write(`\r${line}\x1b[K${final ? "\n" : ""}`);
+      this.open = !final;
       return;
     }
     const decile = Math.floor(percent / 10);
@@ -80,6 +82,12 @@ export class Progress {
       this.lastDecile = decile;
       this.out.write(`${line}\n`);
     }
+  }
+
+  /** Ends a half-drawn terminal line, so what follows starts on its own line. */
+  interrupt(): void {
+    if (this.open) this.out.write("\n");
+    this.open = false;
   }
 }
 
@@ -128,9 +136,15 @@ async function pushTarball(api: MasterApi, name: string, path: string, size: num
     }
   } catch (err) {
     stream.cancel();
+    progress.interrupt();
     throw err instanceof CliError ? err : new CliError(`cannot read ${path}: ${(err as Error).message}`);
   }
-  return answer;
+  try {
+    return await answer;
+  } catch (err) {
+    progress.interrupt();
+    throw err;
+  }
 }
 
 /** Runs fn with a private temp dir that is removed afterwards, on Ctrl-C too. */

@@ -1,5 +1,5 @@
-import type { Command } from "commander";
 import type { LogLineOut } from "@maro/proto";
+import type { Command } from "commander";
 import { fromGrpcError } from "../client.js";
 import { CliError, EXIT } from "../errors.js";
 import { parseDuration } from "../progress.js";
@@ -24,7 +24,8 @@ export function registerLogsCommand(job: Command): void {
     .action(async (cluster: string, name: string, opts: LogsOptions) => {
       const format = outputFormat(opts);
       const tail = Number(opts.tail);
-      if (!Number.isInteger(tail) || tail < 0) throw new CliError("--tail: must be a whole number, 0 or more", EXIT.USAGE);
+      if (!Number.isInteger(tail) || tail < 0)
+        throw new CliError("--tail: must be a whole number, 0 or more", EXIT.USAGE);
       if (opts.component && !/^[a-z0-9-]+(:\d+)?$/.test(opts.component))
         throw new CliError(`--component: "${opts.component}" is not type or type:index`, EXIT.USAGE);
       let sinceMs = 0;

@@ -16,13 +16,19 @@ export interface Progress {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function requireRedisServer(): void {
-  try {
-    execFileSync("redis-server", ["--version"], { stdio: "ignore" });
-  } catch {
-    throw new CliError(
-      "redis-server is not installed; the master needs it (apt-get install -y redis-server, or npm run quickstart which installs it)",
-    );
+/** The master runs these daemons; say how to get them before starting anything. */
+function requireDaemons(): void {
+  for (const [binary, pkg, args] of [
+    ["redis-server", "redis-server", ["--version"]],
+    ["smbd", "samba", ["--version"]],
+  ] as const) {
+    try {
+      execFileSync(binary, [...args], { stdio: "ignore" });
+    } catch {
+      throw new CliError(
+        `${binary} is not installed; the master needs it (apt-get install -y ${pkg}, or npm run quickstart which installs it)`,
+      );
+    }
   }
 }
 
@@ -30,6 +36,7 @@ interface MasterJson {
   pid: number;
   address: string;
   redisPid: number | null;
+  smbPid: number | null;
 }
 
 async function waitForMaster(dir: string, pid: number, logFile: string, timeoutMs: number): Promise<MasterJson> {
@@ -84,7 +91,7 @@ export async function createLocalCluster(deployment: LocalDeployment, progress: 
     throw new CliError(
       `cluster "${deployment.name}" already exists; delete it first (maro grass delete ${deployment.name})`,
     );
-  requireRedisServer();
+  requireDaemons();
   const masterBin = daemonBin("maro-master");
   const agentBin = daemonBin("maro-agent");
   const redisBind = ["127.0.0.1"];
@@ -106,7 +113,7 @@ export async function createLocalCluster(deployment: LocalDeployment, progress: 
     createdAt: new Date().toISOString(),
     masterAddress: "",
     dir,
-    pids: { master: 0, redis: null, agents: {} },
+    pids: { master: 0, redis: null, smbd: null, agents: {} },
     ...(dockerHost ? { dockerHost } : {}),
   };
   let api: MasterApi | null = null;
@@ -138,12 +145,17 @@ export async function createLocalCluster(deployment: LocalDeployment, progress: 
         String(deployment.master.redis.port),
         "--redis-bind",
         redisBind.join(","),
+        "--log-port",
+        "0",
+        "--smb-port",
+        "0",
       ],
       masterLog,
     );
     const info = await waitForMaster(dir, record.pids.master, masterLog, 20_000);
     record.masterAddress = info.address;
     record.pids.redis = info.redisPid;
+    record.pids.smbd = info.smbPid;
     api = new MasterApi(info.address, adminTls(record));
     const token = await api.call<object, JoinTokenOut>("RotateJoinToken", {});
     writeSecret(join(dir, RECORD_FILES.joinToken), token.token);
@@ -197,5 +209,6 @@ export async function stopLocalDaemons(record: ClusterRecord): Promise<string[]>
   if (record.pids.master && (await stopPid(record.pids.master, record.dir, 10_000)) === "killed") forced.push("master");
   if (record.pids.redis && (await stopPid(record.pids.redis, "redis-server", 5_000)) !== "gone")
     forced.push("redis-server");
+  if (record.pids.smbd && (await stopPid(record.pids.smbd, record.dir, 5_000)) !== "gone") forced.push("smbd");
   return forced;
 }

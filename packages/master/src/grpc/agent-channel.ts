@@ -69,7 +69,7 @@ export function agentChannelHandlers(
   enrolment: Enrolment,
   options: AgentChannelOptions,
   log: Logger,
-): Omit<AgentChannelHandlers, "FetchImage"> {
+): Pick<AgentChannelHandlers, "Connect" | "Join"> {
   return {
     Join: (call: ServerUnaryCall<JoinRequestOut, JoinResponse>, callback: sendUnaryData<JoinResponse>) => {
       enrolment.join(call.request, call.getPeer()).then(

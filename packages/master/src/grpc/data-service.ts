@@ -62,7 +62,10 @@ async function receiveFiles(root: string, call: ServerReadableStream<FileChunkOu
         if (!current) throw new MaroError("INVALID_ARGUMENT", "end before a file header");
         const name = relative(root, current.final);
         if (current.written !== current.expected)
-          throw new MaroError("INVALID_ARGUMENT", `${name}: got ${current.written} bytes, expected ${current.expected}`);
+          throw new MaroError(
+            "INVALID_ARGUMENT",
+            `${name}: got ${current.written} bytes, expected ${current.expected}`,
+          );
         const digest = current.hash.digest("hex");
         if (digest !== chunk.end.sha256)
           throw new MaroError("INVALID_ARGUMENT", `${name}: sha256 mismatch (got ${digest}); the upload was corrupted`);
@@ -92,7 +95,9 @@ function send<T>(call: ServerWritableStream<unknown, T>, message: T): Promise<vo
 
 async function sendFile(root: string, file: string, call: ServerWritableStream<unknown, FileChunk>) {
   const info = await lstat(file);
-  await send(call, { header: { path: relative(root, file).split(sep).join("/"), size: info.size, mode: info.mode & 0o777 } });
+  await send(call, {
+    header: { path: relative(root, file).split(sep).join("/"), size: info.size, mode: info.mode & 0o777 },
+  });
   const hash = createHash("sha256");
   for await (const data of createReadStream(file, { highWaterMark: CHUNK_BYTES }) as AsyncIterable<Buffer>) {
     hash.update(data);
@@ -113,7 +118,10 @@ async function* walk(dir: string): AsyncGenerator<string> {
 }
 
 /** DataPush, DataPull and DataList over the cluster's shared data directory. */
-export function dataHandlers(root: string, guard: AdminGuard): Pick<MasterHandlers, "DataPush" | "DataPull" | "DataList"> {
+export function dataHandlers(
+  root: string,
+  guard: AdminGuard,
+): Pick<MasterHandlers, "DataPush" | "DataPull" | "DataList"> {
   return {
     DataPush: guard.clientStream((call) => receiveFiles(root, call)),
     DataPull: guard.serverStream<{ path: string }, FileChunk>(async (call) => {
@@ -122,7 +130,8 @@ export function dataHandlers(root: string, guard: AdminGuard): Pick<MasterHandle
         throw new MaroError("INVALID_ARGUMENT", `path: "${call.request.path}" does not exist in the shared data`);
       });
       if (info.isFile()) return sendFile(root, target, call);
-      if (!info.isDirectory()) throw new MaroError("INVALID_ARGUMENT", `path: "${call.request.path}" is not a file or directory`);
+      if (!info.isDirectory())
+        throw new MaroError("INVALID_ARGUMENT", `path: "${call.request.path}" is not a file or directory`);
       for await (const file of walk(target)) await sendFile(root, file, call);
     }),
     DataList: guard.unary(async (req: { path: string }): Promise<DataListResponse> => {

@@ -2,7 +2,7 @@ import type { ServerWritableStream } from "@grpc/grpc-js";
 import type { JobLogsRequestOut, LogLine, MasterHandlers } from "@maro/proto";
 import type { Controller } from "../cluster/controller.js";
 import { MaroError } from "../errors.js";
-import type { LogStore, StoredLine } from "../logs/index.js";
+import { CAUGHT_UP, type LogStore, type StoredLine } from "../logs/index.js";
 import { TERMINAL_JOB_STATES } from "../state/records.js";
 import type { AdminGuard } from "./guard.js";
 
@@ -15,7 +15,11 @@ function send(call: ServerWritableStream<unknown, LogLine>, line: LogLine): Prom
 }
 
 /** JobLogs: a job's stored lines, filtered to its current run (and a component), optionally followed live. */
-export function logsHandlers(store: LogStore | null, controller: Controller, guard: AdminGuard): Pick<MasterHandlers, "JobLogs"> {
+export function logsHandlers(
+  store: LogStore | null,
+  controller: Controller,
+  guard: AdminGuard,
+): Pick<MasterHandlers, "JobLogs"> {
   return {
     JobLogs: guard.serverStream<JobLogsRequestOut, LogLine>(async (call) => {
       const req = call.request;
@@ -60,7 +64,7 @@ export function logsHandlers(store: LogStore | null, controller: Controller, gua
         const backlog: StoredLine[] = [];
         let live = false;
         for await (const item of store.follow(job.name, { sinceMs: Number(req.sinceMs) || undefined }, stop.signal)) {
-          if (item === "caught-up") {
+          if (item === CAUGHT_UP) {
             live = true;
             for (const l of backlog) await send(call, toLine(l));
             backlog.length = 0;

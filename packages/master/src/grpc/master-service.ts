@@ -6,8 +6,8 @@ import { MaroError, toGrpcError } from "../errors.js";
 import { requireIdentity } from "../security/identity.js";
 import type { Enrolment } from "../security/join.js";
 import { MASTER_VERSION } from "../version.js";
-import { adminGuard } from "./guard.js";
 import { jobToProto, nodeToProto } from "./convert.js";
+import { adminGuard } from "./guard.js";
 
 export interface StatusInfo {
   clusterId: string;
@@ -22,7 +22,18 @@ export function clusterHandlers(
   enrolment: Enrolment,
   info: StatusInfo,
   log: Logger,
-): Omit<MasterHandlers, "DataPush" | "DataPull" | "DataList" | "ImagePush" | "ImageList" | "JobLogs"> {
+): Pick<
+  MasterHandlers,
+  | "SubmitJob"
+  | "StopJob"
+  | "ListJobs"
+  | "GetJob"
+  | "ListNodes"
+  | "GetClusterStatus"
+  | "WatchEvents"
+  | "RotateJoinToken"
+  | "RevokeJoinToken"
+> {
   const guard = adminGuard(log);
   const unary = guard.unary;
   const nodeName = (id: string) => id;

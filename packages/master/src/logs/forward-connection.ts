@@ -71,7 +71,8 @@ export class ForwardConnection {
     socket.setKeepAlive(true, 60_000);
     socket.on("data", (chunk: Buffer) => this.onData(chunk));
     socket.on("error", (err: NodeJS.ErrnoException) => {
-      if (!QUIET_ERRORS.has(err.code ?? "")) this.ctx.log.warn("log sink: socket error", { remote: this.remote, error: err.message });
+      if (!QUIET_ERRORS.has(err.code ?? ""))
+        this.ctx.log.warn("log sink: socket error", { remote: this.remote, error: err.message });
     });
     socket.on("close", () => {
       this.state = "closed";
@@ -80,7 +81,9 @@ export class ForwardConnection {
       const helo = createHelo();
       this.nonce = helo.nonce;
       this.send([helo.message]);
-      socket.setTimeout(this.ctx.handshakeTimeoutMs, () => this.fail(new ForwardProtocolError("no PING before the timeout")));
+      socket.setTimeout(this.ctx.handshakeTimeoutMs, () =>
+        this.fail(new ForwardProtocolError("no PING before the timeout")),
+      );
     }
   }
 
@@ -188,17 +191,23 @@ export class ForwardConnection {
     if (this.state === "closed" || this.socket.destroyed) return;
     // Copy each: a Packr may reuse its buffer for the next value.
     this.socket.write(Buffer.concat(values.map((v) => Buffer.from(packr.pack(v)))));
-    if (this.socket.writableLength > MAX_UNSENT_BYTES) this.fail(new ForwardProtocolError("the client does not read its acks"));
+    if (this.socket.writableLength > MAX_UNSENT_BYTES)
+      this.fail(new ForwardProtocolError("the client does not read its acks"));
   }
 
   private fail(err: unknown): void {
     if (this.state === "closed") return;
     this.ctx.counters.failed++;
     const protocol = err instanceof ForwardProtocolError;
-    this.ctx.log.warn(protocol ? "log sink: closing a connection that broke the protocol" : "log sink: storing failed; closing without ack so the client resends", {
-      remote: this.remote,
-      error: err instanceof Error ? err.message : String(err),
-    });
+    this.ctx.log.warn(
+      protocol
+        ? "log sink: closing a connection that broke the protocol"
+        : "log sink: storing failed; closing without ack so the client resends",
+      {
+        remote: this.remote,
+        error: err instanceof Error ? err.message : String(err),
+      },
+    );
     this.destroy();
   }
 }

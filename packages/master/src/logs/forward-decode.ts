@@ -74,7 +74,8 @@ function decodeRecord(value: unknown, where: string): Record<string, unknown> {
 }
 
 function decodeEntry(value: unknown, where: string): ForwardEntry {
-  if (!Array.isArray(value) || value.length !== 2) fail(`${where}: entry must be [time, record], got ${describe(value)}`);
+  if (!Array.isArray(value) || value.length !== 2)
+    fail(`${where}: entry must be [time, record], got ${describe(value)}`);
   return { timeNs: decodeTime(value[0], where), record: decodeRecord(value[1], where) };
 }
 

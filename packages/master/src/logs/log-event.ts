@@ -67,7 +67,9 @@ const NAME = /^[a-z0-9][a-z0-9_.-]{0,127}$/;
  */
 export function checkName(kind: "job" | "container", name: string): string {
   if (!NAME.test(name) || name.includes(".."))
-    throw new LogRejectedError(`${kind} name ${JSON.stringify(name.slice(0, 80))} is not allowed (want [a-z0-9][a-z0-9_.-]*, no "..")`);
+    throw new LogRejectedError(
+      `${kind} name ${JSON.stringify(name.slice(0, 80))} is not allowed (want [a-z0-9][a-z0-9_.-]*, no "..")`,
+    );
   return name;
 }
 

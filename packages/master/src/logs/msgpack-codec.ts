@@ -1,6 +1,7 @@
 // The msgpack codec the log sink uses, with the Forward protocol's EventTime
 // extension (ext type 0: 4-byte big-endian seconds, 4-byte big-endian nanoseconds).
-// msgpackr's extension table is process-wide: importing this module registers it.
+// msgpackr's extension table is process-wide: importing this module registers it
+// (ext 0 is otherwise msgpackr's "undefined", which the sink has no use for).
 import { addExtension, Packr, Unpackr } from "msgpackr";
 import { ForwardProtocolError } from "./errors.js";
 
@@ -29,17 +30,22 @@ export class EventTime {
   toMs(): number {
     return this.seconds * 1000 + Math.floor(this.nanoseconds / 1e6);
   }
+
+  /** Its msgpack encoding: fixext 8 (0xd7), type 0, seconds and nanoseconds big-endian. */
+  toMsgpack(): Buffer {
+    const out = Buffer.allocUnsafe(10);
+    out[0] = 0xd7;
+    out[1] = 0x00;
+    out.writeUInt32BE(this.seconds, 2);
+    out.writeUInt32BE(this.nanoseconds, 6);
+    return out;
+  }
 }
 
+// Unpacking only: msgpackr refuses to pack a Class with ext type 0 (it tests the type
+// for truthiness), and the sink never sends times. Clients build it with toMsgpack().
 addExtension({
   type: 0,
-  Class: EventTime,
-  pack(value: EventTime): Buffer {
-    const out = Buffer.allocUnsafe(8);
-    out.writeUInt32BE(value.seconds, 0);
-    out.writeUInt32BE(value.nanoseconds, 4);
-    return out;
-  },
   unpack(data: Uint8Array): EventTime {
     if (data.length !== 8) throw new ForwardProtocolError(`EventTime (ext 0) must have 8 bytes, got ${data.length}`);
     const view = new DataView(data.buffer, data.byteOffset, 8);

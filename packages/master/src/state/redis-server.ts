@@ -40,7 +40,6 @@ export async function freePort(host: string): Promise<number> {
   });
 }
 
-
 /**
  * Starts redis-server as a child process with AOF on, a password, bound only to
  * the given addresses. Resolves once it answers PING.

@@ -1,0 +1,391 @@
+import assert from "node:assert/strict";
+import { createSocket } from "node:dgram";
+import { connect, type Socket } from "node:net";
+import { after, before, describe, test } from "node:test";
+import { gzipSync } from "node:zlib";
+import fc from "fast-check";
+import fluentLogger from "fluent-logger";
+import { Packr, Unpackr } from "msgpackr";
+import { eventually, sleep, tempDir } from "../../../test/support/tmp.js";
+import {
+  decodeForward,
+  EventTime,
+  ForwardProtocolError,
+  ForwardServer,
+  type ForwardServerOptions,
+  type LogEvent,
+  LogStore,
+  type StoredLine,
+  storeEvents,
+} from "../src/logs/index.js";
+import { decodeValue } from "../src/logs/msgpack-codec.js";
+import { MsgpackFramer } from "../src/logs/msgpack-framer.js";
+
+const packr = new Packr({ useRecords: false });
+const unpackr = new Unpackr({ useRecords: false });
+const pack = (v: unknown) => Buffer.from(packr.pack(v));
+const quiet = { info() {}, error() {} };
+
+type Sender = fluentLogger.FluentSender<Record<string, unknown>>;
+
+function sender(port: number, tag: string, options: fluentLogger.Options = {}): Sender {
+  return fluentLogger.createFluentSender(tag, {
+    host: "127.0.0.1",
+    port,
+    internalLogger: quiet,
+    enableReconnect: false,
+    ...options,
+  } as fluentLogger.Options);
+}
+
+function emit(s: Sender, label: string, data: Record<string, unknown>): Promise<void> {
+  return new Promise((resolve, reject) => s.emit(label, data, (err) => (err ? reject(err) : resolve())));
+}
+
+async function all<T>(it: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const x of it) out.push(x);
+  return out;
+}
+
+/** A raw TCP client: collects what the server sends back, decoded. */
+class RawClient {
+  readonly replies: unknown[] = [];
+  closed = false;
+  private readonly framer = new MsgpackFramer(1 << 20);
+  private constructor(readonly socket: Socket) {
+    socket.on("data", (chunk: Buffer) => {
+      for (const v of this.framer.push(chunk)) this.replies.push(unpackr.unpack(v));
+    });
+    socket.on("close", () => {
+      this.closed = true;
+    });
+    socket.on("error", () => {});
+  }
+  static open(port: number): Promise<RawClient> {
+    return new Promise((resolve, reject) => {
+      const socket = connect(port, "127.0.0.1", () => resolve(new RawClient(socket)));
+      socket.once("error", reject);
+    });
+  }
+  write(bytes: Buffer): void {
+    this.socket.write(bytes);
+  }
+  end(): void {
+    this.socket.destroy();
+  }
+}
+
+/** Message bytes with an EventTime, built by hand (EventTime is ext 0, which msgpackr cannot pack). */
+function arrayOf(...parts: Buffer[]): Buffer {
+  return Buffer.concat([Buffer.from([0x90 | parts.length]), ...parts]);
+}
+
+describe("ForwardServer with real clients", () => {
+  const dir = tempDir("logs-forward");
+  const store = new LogStore({ dir: dir.path });
+  const warnings: { msg: string; fields?: Record<string, unknown> }[] = [];
+  const log = { warn: (msg: string, fields?: Record<string, unknown>) => warnings.push({ msg, fields }) };
+  const servers: ForwardServer[] = [];
+  let port = 0;
+
+  async function startServer(options: Partial<ForwardServerOptions>): Promise<{ server: ForwardServer; port: number }> {
+    const server = new ForwardServer({ host: "127.0.0.1", port: 0, onEvents: storeEvents(store), log, ...options });
+    servers.push(server);
+    return { server, port: (await server.start()).port };
+  }
+  const lines = async (job: string) => (await all(store.read(job))).map((l: StoredLine) => l.line);
+
+  before(async () => {
+    ({ port } = await startServer({ authorize: (addr) => addr === "127.0.0.1" }));
+  });
+  after(async () => {
+    for (const s of servers) await s.stop();
+    await store.close();
+    dir.remove();
+  });
+
+  test("fluent-logger, Message mode (with and without acks)", async () => {
+    const plain = sender(port, "maro.msg");
+    const acked = sender(port, "maro.msg", { requireAckResponse: true });
+    await emit(plain, "c1", { log: "hello from message mode", source: "stdout" });
+    await emit(acked, "c2", { message: "acked message", stream: "stderr" });
+    await eventually(async () => (await lines("msg")).length === 2);
+    const read = await all(store.read("msg"));
+    assert.deepEqual(read.map((l) => [l.container, l.stream, l.line]).sort(), [
+      ["c1", "stdout", "hello from message mode"],
+      ["c2", "stderr", "acked message"],
+    ]);
+    plain.end("", null, () => {});
+    acked.end("", null, () => {});
+  });
+
+  for (const eventMode of ["PackedForward", "CompressedPackedForward"]) {
+    test(`fluent-logger, ${eventMode} with acks`, async () => {
+      const job = eventMode.toLowerCase();
+      const s = sender(port, `maro.${job}`, { eventMode, requireAckResponse: true, flushInterval: 5 });
+      const sent = Array.from({ length: 500 }, (_, i) => `${eventMode} event ${i} ${"z".repeat(i % 50)}`);
+      await Promise.all(sent.map((line, i) => emit(s, i % 2 ? "even" : "odd", { log: line })));
+      // Acked means stored: no waiting needed.
+      const stored = await lines(job);
+      assert.deepEqual([...stored].sort(), [...sent].sort());
+      assert.deepEqual(
+        (await all(store.read(job, { container: "odd" }))).map((l) => l.line),
+        sent.filter((_, i) => i % 2 === 0),
+        "in order per container",
+      );
+      s.end("", null, () => {});
+    });
+  }
+
+  test("raw sender: Forward mode with EventTime, values split across and packed into TCP chunks", async () => {
+    const client = await RawClient.open(port);
+    const t = new EventTime(1714557600, 123_456_789);
+    const entry = (line: string) => arrayOf(t.toMsgpack(), pack({ log: line, source: "stderr" }));
+    const forward = arrayOf(
+      pack("maro.raw.fw"),
+      arrayOf(entry("one"), entry("two"), entry("three")),
+      pack({ chunk: "c-1" }),
+    );
+    const message = arrayOf(pack("maro.raw.msg"), pack(1714557601), pack({ log: "int time" }), pack({ chunk: "c-2" }));
+    // Two values in one write, then the first again one byte at a time.
+    client.write(Buffer.concat([forward, message]));
+    await eventually(() => client.replies.length === 2, 5000, "two acks");
+    assert.deepEqual(client.replies, [{ ack: "c-1" }, { ack: "c-2" }]);
+    const again = arrayOf(pack("maro.raw.fw"), arrayOf(entry("four")), pack({ chunk: "c-3" }));
+    for (const byte of again) {
+      client.write(Buffer.from([byte]));
+      await sleep(0);
+    }
+    await eventually(() => client.replies.length === 3, 5000, "third ack");
+    const read = await all(store.read("raw"));
+    assert.deepEqual(
+      read.map((l) => [l.container, l.line, l.stream, l.time]),
+      [
+        ["fw", "one", "stderr", "2024-05-01T10:00:00.123Z"],
+        ["fw", "two", "stderr", "2024-05-01T10:00:00.123Z"],
+        ["fw", "three", "stderr", "2024-05-01T10:00:00.123Z"],
+        ["msg", "int time", "stdout", "2024-05-01T10:00:01.000Z"],
+        ["fw", "four", "stderr", "2024-05-01T10:00:00.123Z"],
+      ].sort((a, b) => String(a[3]).localeCompare(String(b[3]))),
+    );
+    client.end();
+  });
+
+  test("raw sender: PackedForward as str 32 (Fluentd out_forward) and gzip with concatenated members", async () => {
+    const client = await RawClient.open(port);
+    const entries = (from: number, n: number) =>
+      Buffer.concat(Array.from({ length: n }, (_, i) => pack([1714557600 + from + i, { log: `p${from + i}` }])));
+    const raw = entries(0, 3);
+    const str32 = Buffer.alloc(5);
+    str32[0] = 0xdb;
+    str32.writeUInt32BE(raw.length, 1);
+    client.write(arrayOf(pack("maro.packed.s"), Buffer.concat([str32, raw]), pack({ chunk: "s" })));
+    const gz = Buffer.concat([gzipSync(entries(3, 2)), gzipSync(entries(5, 2))]);
+    client.write(arrayOf(pack("maro.packed.s"), pack(gz), pack({ chunk: "g", compressed: "gzip", size: 4 })));
+    await eventually(() => client.replies.length === 2, 5000, "acks");
+    assert.deepEqual(await lines("packed"), ["p0", "p1", "p2", "p3", "p4", "p5", "p6"]);
+    client.end();
+  });
+
+  test("acks only after the events are stored, and stops reading while storing (backpressure)", async () => {
+    let open!: () => void;
+    const gate = new Promise<void>((r) => {
+      open = r;
+    });
+    const stored: LogEvent[][] = [];
+    const { server, port: gated } = await startServer({
+      authorize: () => true,
+      onEvents: async (tag, events) => {
+        await gate;
+        await storeEvents(store)(tag, events);
+        stored.push(events);
+      },
+    });
+    const client = await RawClient.open(gated);
+    client.write(arrayOf(pack("maro.gated.c"), pack(0), pack({ log: "first" }), pack({ chunk: "first" })));
+    await eventually(() => server.stats().bytes > 0, 5000, "first message read");
+    // Then far more than memory should hold, while the first batch is stuck.
+    const filler = Buffer.concat(
+      Array.from({ length: 200 }, (_, i) =>
+        arrayOf(pack("maro.gated.c"), pack(0), pack({ log: `${i} ${"f".repeat(100_000)}` })),
+      ),
+    );
+    client.write(filler);
+    await sleep(300);
+    assert.deepEqual(client.replies, [], "no ack before the store resolved");
+    assert.ok(server.stats().bytes < 4 * 1024 * 1024, `read only ${server.stats().bytes} of ${filler.length} bytes`);
+    open();
+    await eventually(() => client.replies.length === 1, 5000, "ack");
+    assert.deepEqual(client.replies, [{ ack: "first" }]);
+    assert.ok(stored.length >= 1);
+    await eventually(async () => (await lines("gated")).length === 201, 20_000, "all stored");
+    assert.equal(
+      server.stats().bytes,
+      filler.length + arrayOf(pack("maro.gated.c"), pack(0), pack({ log: "first" }), pack({ chunk: "first" })).length,
+    );
+    client.end();
+  });
+
+  test("shared-key handshake: the right key passes, a wrong one is refused", async () => {
+    const { server, port: secure } = await startServer({
+      sharedKey: "s3cret",
+      selfHostname: "maro-master",
+      authorize: () => false,
+    });
+    const good = sender(secure, "maro.secure", {
+      security: { clientHostname: "node-a", sharedKey: "s3cret" },
+      requireAckResponse: true,
+    });
+    await emit(good, "c", { log: "authenticated" });
+    assert.deepEqual(await lines("secure"), ["authenticated"]);
+    good.end("", null, () => {});
+
+    const bad = sender(secure, "maro.secure", { security: { clientHostname: "node-b", sharedKey: "wrong" } });
+    const failure = new Promise<Error>((resolve) => bad.on("error", resolve));
+    bad.emit("c", { log: "must not land" });
+    const err = await failure;
+    assert.match(err.message, /Authentication failed: shared_key mismatch/);
+
+    // A client that skips the handshake gets PONG false and is closed.
+    const raw = await RawClient.open(secure);
+    await eventually(() => raw.replies.length === 1, 5000, "HELO");
+    const [helo] = raw.replies as [unknown[]];
+    assert.equal(helo[0], "HELO");
+    raw.write(arrayOf(pack("maro.secure.c"), pack(0), pack({ log: "sneaky" })));
+    await eventually(() => raw.closed, 5000, "closed");
+    assert.deepEqual((raw.replies[1] as unknown[]).slice(0, 3), ["PONG", false, "expected PING after HELO"]);
+    await sleep(50);
+    assert.deepEqual(await lines("secure"), ["authenticated"]);
+    assert.ok(server.stats().failed >= 2);
+  });
+
+  test("unauthorized addresses are refused when no shared key is set", async () => {
+    const seen: string[] = [];
+    const { server, port: strict } = await startServer({ authorize: (addr) => (seen.push(addr), addr === "10.9.9.9") });
+    const client = await RawClient.open(strict);
+    await eventually(() => client.closed, 5000, "closed at once");
+    assert.deepEqual(seen, ["127.0.0.1"], "authorize sees plain IPv4");
+    assert.equal(server.stats().refused, 1);
+    assert.ok(warnings.some((w) => w.msg.includes("unauthorized") && w.fields?.remote === "127.0.0.1"));
+  });
+
+  test("malformed input closes only that connection", async () => {
+    const s = sender(port, "maro.survivor", { requireAckResponse: true });
+    await emit(s, "c", { log: "before" });
+    const cases: Buffer[] = [
+      Buffer.from([0xc1, 0x00]), // never-used byte
+      pack([1, 2]), // tag is not a string
+      pack(["maro.bad.c", 0, "not a map"]),
+      pack(["maro.bad.c", Buffer.from([0x93, 0x01]), {}]), // truncated packed entries
+      pack(["maro.bad.c", pack([0, {}]), { compressed: "gzip" }]), // not gzip
+      Buffer.concat([Buffer.from([0xdd, 0xff, 0xff, 0xff, 0xff])]), // a huge array header
+      Buffer.from(Array.from({ length: 200 }, () => 0x91)), // too deep
+    ];
+    for (const bytes of cases) {
+      const client = await RawClient.open(port);
+      client.write(bytes);
+      await eventually(() => client.closed, 5000, `closed after ${bytes.subarray(0, 8).toString("hex")}`);
+    }
+    await emit(s, "c", { log: "after" });
+    assert.deepEqual(await lines("survivor"), ["before", "after"]);
+    assert.deepEqual(await lines("bad"), []);
+    s.end("", null, () => {});
+  });
+
+  test("a message over maxMessageBytes closes the connection", async () => {
+    const { port: small } = await startServer({ authorize: () => true, maxMessageBytes: 1024 });
+    const client = await RawClient.open(small);
+    client.write(pack(["maro.big.c", 0, { log: "b".repeat(2000) }]));
+    await eventually(() => client.closed, 5000, "closed");
+    assert.deepEqual(await lines("big"), []);
+  });
+
+  test("a tag that is not maro.<job>.<container> is acked, dropped and logged", async () => {
+    const { server, port: p } = await startServer({ authorize: () => true });
+    const s = sender(p, "docker.abc", { requireAckResponse: true });
+    await emit(s, "", { log: "nowhere" });
+    assert.equal(server.stats().rejected, 1);
+    assert.ok(warnings.some((w) => w.msg.includes("dropping") && w.fields?.tag === "docker.abc"));
+    s.end("", null, () => {});
+  });
+
+  test("UDP heartbeat is answered", async () => {
+    const udp = createSocket("udp4");
+    const reply = new Promise<Buffer>((resolve) => udp.once("message", (msg) => resolve(msg)));
+    udp.send(Buffer.from([0]), port, "127.0.0.1");
+    const got = await Promise.race([reply, sleep(3000).then(() => null)]);
+    udp.close();
+    assert.ok(got, "a reply");
+    assert.equal(got.length, 1);
+  });
+});
+
+describe("Forward decoding", () => {
+  test("each mode decodes; bad shapes are ForwardProtocolErrors", () => {
+    const m = decodeForward(["t", 10, { log: "x" }, { chunk: "a" }]);
+    assert.deepEqual([m.mode, m.entries[0]?.timeNs, m.option], ["Message", 10e9, { chunk: "a" }]);
+    const f = decodeForward([
+      "t",
+      [
+        [1, { a: 1 }],
+        [new EventTime(2, 5), { b: 2 }],
+      ],
+    ]);
+    assert.deepEqual([f.mode, f.entries.map((e) => e.timeNs)], ["Forward", [1e9, 2_000_000_005n]]);
+    const p = decodeForward(["t", Buffer.concat([pack([3, { c: 3 }]), pack([4, { d: 4 }])])]);
+    assert.deepEqual([p.mode, p.entries.length], ["PackedForward", 2]);
+    const c = decodeForward(["t", gzipSync(pack([5, { e: 5 }])), { compressed: "gzip" }]);
+    assert.deepEqual([c.mode, c.entries[0]?.record], ["CompressedPackedForward", { e: 5 }]);
+    for (const bad of [
+      null,
+      "x",
+      [],
+      ["t"],
+      [1, 2, {}],
+      ["t", 1],
+      ["t", 1, 2],
+      ["t", "bad", {}],
+      ["t", [[1]]],
+      ["t", [], 5],
+      ["t", -1, {}],
+      ["t", 1e20, {}],
+      ["t", 1, {}, { chunk: 7 }],
+      ["t", 1, {}, { compressed: "zstd" }],
+    ])
+      assert.throws(() => decodeForward(bad), ForwardProtocolError, JSON.stringify(bad));
+  });
+
+  test("framing and decoding never crash on arbitrary bytes, and split points do not matter", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {
+        const framer = new MsgpackFramer(1024);
+        try {
+          for (const v of framer.push(Buffer.from(bytes))) decodeForward(decodeValue(v), { raw: v });
+        } catch (err) {
+          if (!(err instanceof ForwardProtocolError)) throw err;
+        }
+      }),
+      { numRuns: 3000 },
+    );
+    const stream = Buffer.concat([
+      pack(["a", 1, { log: "x" }]),
+      pack(["b", [[1, { y: [1, 2, { z: "deep" }] }]]]),
+      pack(["c", Buffer.alloc(70_000, 1)]),
+      pack({ m: new Array(20).fill("q") }),
+    ]);
+    const whole = new MsgpackFramer(1 << 20).push(stream).map((v) => v.toString("hex"));
+    assert.equal(whole.length, 4);
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: stream.length - 1 }), { maxLength: 12 }), (cuts) => {
+        const points = [0, ...[...new Set(cuts)].sort((a, b) => a - b), stream.length];
+        const framer = new MsgpackFramer(1 << 20);
+        const got: string[] = [];
+        for (let i = 1; i < points.length; i++)
+          for (const v of framer.push(stream.subarray(points[i - 1], points[i]))) got.push(v.toString("hex"));
+        assert.deepEqual(got, whole);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});

@@ -13,8 +13,12 @@ import { tempDir } from "../support/tmp.js";
 
 const CLUSTER = "fz";
 const SEED = 20240603;
-/** A bad file is refused before anything starts; this is generous for node's startup. */
-const QUICK_MS = 5000;
+/**
+ * A bad file is refused before anything starts, in about one node startup
+ * (~1 s). The bound is loose because the test box has 2 cores shared with
+ * other suites; it still catches a hang or an expansion that runs away.
+ */
+const QUICK_MS = 10_000;
 
 /** Runs the CLI and checks it refused the input as a usage error, quickly and without a stack trace. */
 async function refused(home: string, args: string[], patterns: RegExp[]): Promise<CliResult> {
@@ -83,7 +87,7 @@ async function pool<T>(limit: number, items: T[], fn: (item: T) => Promise<void>
   await Promise.all(Array.from({ length: limit }, worker));
 }
 
-const CONCURRENCY = 3;
+const CONCURRENCY = 2;
 
 describe("the CLI under hostile files and paths", () => {
   const home = tempDir("hostile-cli"); // holds the real cluster, for job files
@@ -183,7 +187,7 @@ describe("the CLI under hostile files and paths", () => {
           )
           .map((parts) => Buffer.from(parts.join(""))),
       );
-      const samples = fc.sample(content, { numRuns: 8, seed: SEED });
+      const samples = fc.sample(content, { numRuns: 4, seed: SEED });
       await pool(2, [...samples.entries()], async ([i, bytes]) => {
         const path = file(`random-${i}.yml`, bytes);
         await refused(bare.path, ["grass", "create", path], [new RegExp(escapeRe(path))]);
@@ -215,7 +219,10 @@ describe("the CLI under hostile files and paths", () => {
     describe("refused files", { concurrency: CONCURRENCY }, () => {
       const head = (key: string) =>
         `name: evil-${key}\ncomponents:\n  w:\n    resources: {cpu: 0.1, memory: 16m}\n    command: 'true'\n`;
-      for (const h of hostileFiles(join(files.path, "job"), head)) {
+      // The same reader as deployment files (nesting and encoding are covered there);
+      // here, the ones that matter before a job reaches the master.
+      const asJob = new Set(["a 2 MiB file", "an alias bomb", "a directory", "a missing file"]);
+      for (const h of hostileFiles(join(files.path, "job"), head).filter((f) => asJob.has(f.label))) {
         test(`${h.label}: exit 2, the file and the problem named`, async () => {
           await refused(
             home.path,
@@ -293,7 +300,7 @@ describe("the CLI under hostile files and paths", () => {
 
       test("a cluster argument that walks out of MARO_HOME: exit 2 before any file is read", async () => {
         const path = file("fine.yml", component("fine", ""));
-        await pool(2, ["../../etc", "/etc", `${CLUSTER}/../${CLUSTER}`, ""], async (cluster) => {
+        await pool(2, ["../../etc", "/etc", `${CLUSTER}/../${CLUSTER}`], async (cluster) => {
           await refused(home.path, ["grass", "job", "start", cluster, path], [/cluster name .* is not a DNS label/]);
         });
       });

@@ -1,4 +1,4 @@
-import { type ClientDuplexStream, credentials } from "@grpc/grpc-js";
+import { type ClientDuplexStream, credentials, Metadata } from "@grpc/grpc-js";
 import type { CertBundle } from "@maro/pki";
 import type { AgentChannelClient, Logger, RegisteredOut, StartContainerOut } from "@maro/proto";
 import {
@@ -69,6 +69,9 @@ export class MasterChannel {
     this.client = new proto.maro.v1.AgentChannel(options.master, tls, {
       "grpc.max_receive_message_length": 8 * 1024 * 1024,
       "grpc.keepalive_time_ms": 10_000,
+      // Reconnect quickly after a master restart.
+      "grpc.initial_reconnect_backoff_ms": 200,
+      "grpc.max_reconnect_backoff_ms": 2000,
     });
     options.runtime.onEvent((event) => this.report(toStatus(event)));
   }
@@ -113,7 +116,8 @@ export class MasterChannel {
         timeMs: Date.now(),
       }),
     );
-    const stream = this.client.Connect();
+    // waitForReady: a call made while the master is away waits for it instead of failing at once.
+    const stream = this.client.Connect(new Metadata({ waitForReady: true }));
     this.stream = stream;
     stream.on("data", (msg: MasterMessageOut) => this.onMessage(msg));
     stream.on("error", (err) => this.onClosed(`stream error: ${err.message}`));
@@ -143,7 +147,7 @@ export class MasterChannel {
     if (this.stopped) return;
     this.options.log.warn("disconnected from master; reconnecting", { why, inMs: this.backoffMs });
     setTimeout(() => void this.connect(), this.backoffMs);
-    this.backoffMs = Math.min(this.backoffMs * 2, 5000);
+    this.backoffMs = Math.min(this.backoffMs * 2, 2000);
   }
 
   private onMessage(msg: MasterMessageOut): void {

@@ -93,7 +93,7 @@ describe("LogStore", () => {
       read.map((l) => l.line.length),
       [5, 16384 * 2 + 4],
     );
-    assert.equal(read[1]?.line, big + big + "tail");
+    assert.equal(read[1]?.line, `${big}${big}tail`);
     assert.equal(read[1]?.timeMs, T0, "a joined line has its first piece's time");
     assert.ok(!existsSync(join(root, "j", ".c.partial")), "journal removed once nothing waits");
     await again.close();

@@ -2,7 +2,7 @@ import { existsSync, readFileSync, renameSync, watch, writeFileSync } from "node
 import { open } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "@maro/proto";
-import fluent from "fluent-logger";
+import { ForwardClient } from "./forward-client.js";
 
 /** Where to ship: the master's Fluentd-compatible sink and its shared key. */
 export interface SinkAddress {
@@ -41,7 +41,7 @@ const MAX_LINE_BYTES = 64 * 1024;
  */
 export class LogShipper {
   private readonly tracked = new Map<string, Tracked>();
-  private sender: fluent.FluentSender<Record<string, unknown>> | null = null;
+  private sender: ForwardClient | null = null;
   private sinkKey = "";
   private running = false;
   private again = false;
@@ -75,17 +75,12 @@ export class LogShipper {
     const key = `${sink.host}:${sink.port}:${sink.sharedKey}`;
     if (key === this.sinkKey) return;
     this.sinkKey = key;
-    this.sender = fluent.createFluentSender<Record<string, unknown>>("", {
+    this.sender?.close();
+    this.sender = new ForwardClient({
       host: sink.host,
       port: sink.port,
-      eventMode: "PackedForward",
-      requireAckResponse: true,
-      ackResponseTimeout: 10_000,
-      reconnectInterval: 1000,
-      timeout: 5,
-      flushInterval: 20,
-      security: { clientHostname: this.options.nodeName, sharedKey: sink.sharedKey },
-      internalLogger: { info: () => {}, error: () => {} },
+      clientHostname: this.options.nodeName,
+      ...(sink.sharedKey ? { sharedKey: sink.sharedKey } : {}),
     });
     if (!this.watcher && existsSync(this.options.logsDir)) {
       this.watcher = watch(this.options.logsDir, () => this.kick());
@@ -98,6 +93,7 @@ export class LogShipper {
 
   close(): void {
     this.closed = true;
+    this.sender?.close();
     this.watcher?.close();
     if (this.tick) clearInterval(this.tick);
     this.save();
@@ -178,19 +174,12 @@ export class LogShipper {
   }
 
   private send(tag: string, lines: string[]): Promise<void> {
-    const sender = this.sender;
-    if (!sender) return Promise.reject(new Error("no log sink yet"));
+    if (!this.sender) return Promise.reject(new Error("no log sink yet"));
     const now = Date.now();
-    return Promise.all(
-      lines.map(
-        (line) =>
-          new Promise<void>((resolve, reject) =>
-            sender.emit(tag, { log: line, source: "stdout" }, now / 1000, (err?: Error) =>
-              err ? reject(err) : resolve(),
-            ),
-          ),
-      ),
-    ).then(() => {});
+    return this.sender.send(
+      tag,
+      lines.map((line) => ({ timeMs: now, record: { log: line, source: "stdout" } })),
+    );
   }
 
   private save(): void {

@@ -8,7 +8,7 @@ import { adminTls, type ClusterRecord, clusterDir, RECORD_FILES, writeCluster, w
 import { type LocalDeployment, nodeResourcesFlag } from "../spec/deployment.js";
 import { probeDocker } from "./docker-probe.js";
 import { createClusterPki } from "./pki-setup.js";
-import { daemonBin, isAlive, spawnDaemon, stopPid, tailFile } from "./processes.js";
+import { concretePort, daemonBin, isAlive, spawnDaemon, stopPid, tailFile } from "./processes.js";
 
 export interface Progress {
   step(message: string): void;
@@ -127,6 +127,13 @@ export async function createLocalCluster(deployment: LocalDeployment, progress: 
       masterAddresses: ["127.0.0.1"],
     });
     progress.step("starting maro-master and its Redis");
+    const taken = new Set<number>();
+    const ports = {
+      api: await concretePort("127.0.0.1", deployment.master.apiServer.port, taken),
+      redis: await concretePort("127.0.0.1", deployment.master.redis.port, taken),
+      logs: await concretePort("127.0.0.1", 0, taken),
+      smb: await concretePort("127.0.0.1", 0, taken),
+    };
     const masterLog = join(dir, "logs", "master.log");
     record.pids.master = spawnDaemon(
       masterBin,
@@ -140,15 +147,15 @@ export async function createLocalCluster(deployment: LocalDeployment, progress: 
         "--host",
         "127.0.0.1",
         "--port",
-        String(deployment.master.apiServer.port),
+        String(ports.api),
         "--redis-port",
-        String(deployment.master.redis.port),
+        String(ports.redis),
         "--redis-bind",
         redisBind.join(","),
         "--log-port",
-        "0",
+        String(ports.logs),
         "--smb-port",
-        "0",
+        String(ports.smb),
       ],
       masterLog,
     );

@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import { closeSync, existsSync, openSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { CliError } from "../errors.js";
 
@@ -81,5 +82,30 @@ export function tailFile(file: string, lines = 8): string {
     return readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
   } catch {
     return "";
+  }
+}
+
+/** A port free on host right now (bind port 0, read it, release it). */
+export function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, host, () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** The port itself, or a free one for 0: ports are fixed once so a restarted master keeps its addresses. */
+export async function concretePort(host: string, port: number, taken: Set<number>): Promise<number> {
+  if (port !== 0) return port;
+  for (;;) {
+    const p = await freePort(host);
+    if (!taken.has(p)) {
+      taken.add(p);
+      return p;
+    }
   }
 }

@@ -60,13 +60,16 @@ export class Controller {
     this.now = options.now ?? Date.now;
   }
 
-  /** Loads state; nodes get one TTL to reconnect before their components count as lost. */
+  /**
+   * Loads state. Nodes get two TTLs to reconnect before their components
+   * count as lost: a restarted master must not fail work that goes on.
+   */
   async init(): Promise<void> {
     const loaded = await this.options.store.load();
     this.version = loaded.version;
     for (const job of loaded.jobs) this.jobs.set(job.name, job);
     for (const node of loaded.nodes) {
-      node.lastHeartbeatMs = this.now();
+      node.lastHeartbeatMs = this.now() + this.options.heartbeatTtlMs;
       this.nodes.set(node.name, node);
     }
     this.requestSchedule();

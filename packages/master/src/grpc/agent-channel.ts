@@ -14,6 +14,15 @@ import { describe, toGrpcError } from "../errors.js";
 import { requireIdentity } from "../security/identity.js";
 import type { Enrolment } from "../security/join.js";
 
+/** "ipv4:127.0.0.1:5000", "127.0.0.1:5000", "[::1]:5000" → the address alone. */
+export function peerAddress(peer: string): string {
+  const bare = peer.replace(/^ipv[46]:/, "");
+  const v6 = /^\[(.*)\]:\d+$/.exec(bare);
+  if (v6) return v6[1] ?? "";
+  const i = bare.lastIndexOf(":");
+  return i > 0 ? bare.slice(0, i) : bare;
+}
+
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 export interface AgentChannelOptions {
@@ -140,7 +149,10 @@ export function agentChannelHandlers(
               heartbeatIntervalMs: options.heartbeatIntervalMs,
               protocolVersion: PROTOCOL_VERSION,
               logSinkAddress: options.logSinkAddress,
-              logSinkSharedKey: options.logSinkSharedKey,
+              // The sink accepts registered node addresses without its key (Docker's
+              // driver cannot authenticate, and a keyed client would wait for a HELO
+              // that such a source never gets); others must do the handshake.
+              logSinkSharedKey: controller.isNodeAddress(peerAddress(call.getPeer())) ? "" : options.logSinkSharedKey,
             },
           });
           await controller.reconcileAgent(node.name, reg.containers);

@@ -1,9 +1,19 @@
 // The file one container's lines are appended to. Appends queue up and are written
-// together (group commit): one write and one fdatasync per batch, after which the
+// together (group commit): one durable write per batch, after which the
 // batch's promises resolve, so a resolved append is durable. File-structure changes
 // (open, rotate) are synchronous, so a reader's synchronous snapshot of the directory
 // always sees whole files and a committed size that matches them.
-import { closeSync, fdatasync, fstatSync, ftruncate, openSync, readFileSync, readSync, write } from "node:fs";
+import {
+  closeSync,
+  constants,
+  fdatasync,
+  fstatSync,
+  ftruncate,
+  openSync,
+  readFileSync,
+  readSync,
+  write,
+} from "node:fs";
 import { open, rename, unlink } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { LogEvent } from "./log-event.js";
@@ -27,6 +37,12 @@ interface Queued {
 }
 
 const MAX_DATE_MS = 8.64e15;
+
+// With O_DSYNC each write returns once its data is durable: one system call (and one
+// thread-pool round trip) per batch instead of write + fdatasync. Where the platform
+// has no O_DSYNC, an fdatasync follows each write.
+const O_DSYNC: number | undefined = constants.O_DSYNC;
+const OPEN_FLAGS = constants.O_RDWR | constants.O_APPEND | constants.O_CREAT | (O_DSYNC ?? 0);
 
 function writeAll(fd: number, buf: Buffer): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -77,7 +93,7 @@ export class ContainerLog {
     try {
       this.partials.load(readFileSync(journalPath(jobDir, container), "utf8"));
     } catch {}
-    this.fd = openSync(this.path, "a+");
+    this.fd = openSync(this.path, OPEN_FLAGS, 0o644);
     this.committed = fstatSync(this.fd).size;
     this.newFile = this.committed === 0;
     // A line torn by a crash must not swallow the next one.
@@ -116,7 +132,7 @@ export class ContainerLog {
   /** Swaps in a fresh active file after the store renamed the old one (synchronous). */
   reopenAfterRotation(): void {
     closeSync(this.fd);
-    this.fd = openSync(this.path, "a+");
+    this.fd = openSync(this.path, OPEN_FLAGS, 0o644);
     this.committed = 0;
     this.newFile = true;
     this.needsNewline = false;
@@ -152,7 +168,7 @@ export class ContainerLog {
     if (this.committed > 0 && this.committed + buf.length > this.hooks.maxFileBytes) this.hooks.rotate(this);
     try {
       await writeAll(this.fd, buf);
-      await datasync(this.fd);
+      if (O_DSYNC === undefined) await datasync(this.fd);
     } catch (err) {
       // Roll back a partial write so the file keeps whole lines.
       await new Promise<void>((r) => ftruncate(this.fd, this.committed, () => r()));

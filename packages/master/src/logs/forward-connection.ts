@@ -1,8 +1,9 @@
-// One client connection of the Forward-protocol sink. Per TCP chunk: frame the
-// complete msgpack values, decode them, hand their events to onEvents (grouped by
-// tag, in order), and only after that resolved (durably stored) answer each
-// option.chunk with {ack}. The socket is paused while a batch is being stored,
-// so a slow disk slows clients down (TCP backpressure) instead of filling memory.
+// One client connection of the Forward-protocol sink. Frames complete msgpack
+// values as bytes arrive; stores them in batches (everything that arrived while the
+// previous batch was being stored): decode, hand the events to onEvents grouped by
+// tag, in order, and only after that resolved (durably stored) answer each
+// option.chunk with {ack}. When more than 1 MiB waits, the socket is paused, so a
+// slow disk slows clients down (TCP backpressure) instead of filling memory.
 import type { Socket } from "node:net";
 import { ForwardProtocolError, LogRejectedError } from "./errors.js";
 import { decodeForward } from "./forward-decode.js";
@@ -40,6 +41,8 @@ export interface ConnectionContext {
   counters: SinkCounters;
 }
 
+/** Framed values waiting while a batch is stored; beyond this the socket is paused (TCP backpressure). */
+const MAX_WAITING_BYTES = 1024 * 1024;
 /** Unread acks beyond this mean the client does not read its socket. */
 const MAX_UNSENT_BYTES = 1024 * 1024;
 const QUIET_ERRORS = new Set(["ECONNRESET", "EPIPE", "ETIMEDOUT"]);
@@ -54,6 +57,9 @@ export class ForwardConnection {
   private state: "handshake" | "open" | "closed";
   private nonce = "";
   private busy: Promise<void> = Promise.resolve();
+  private storing = false;
+  private waiting: Buffer[] = [];
+  private waitingBytes = 0;
   private readonly warnedTags = new Set<string>();
 
   constructor(
@@ -87,6 +93,11 @@ export class ForwardConnection {
     }
   }
 
+  /** Whether the connection is closed (a getter, so it is re-read after each await). */
+  private get closed(): boolean {
+    return this.state === "closed";
+  }
+
   /** Settles once the batch being stored (if any) is done. */
   idle(): Promise<void> {
     return this.busy;
@@ -107,14 +118,30 @@ export class ForwardConnection {
       this.fail(err);
       return;
     }
-    if (values.length === 0) return;
-    this.socket.pause();
-    this.busy = this.process(values).then(
-      () => {
-        if (this.state !== "closed") this.socket.resume();
-      },
-      (err: unknown) => this.fail(err),
-    );
+    for (const value of values) {
+      this.waiting.push(value);
+      this.waitingBytes += value.length;
+    }
+    if (this.waitingBytes > MAX_WAITING_BYTES && !this.socket.isPaused()) this.socket.pause();
+    if (!this.storing && this.waiting.length > 0) this.busy = this.drain();
+  }
+
+  /** Stores what waits, batch after batch; values arriving meanwhile form the next batch. */
+  private async drain(): Promise<void> {
+    this.storing = true;
+    try {
+      while (this.waiting.length > 0 && !this.closed) {
+        const batch = this.waiting;
+        this.waiting = [];
+        this.waitingBytes = 0;
+        await this.process(batch);
+        if (this.socket.isPaused() && !this.closed) this.socket.resume();
+      }
+    } catch (err) {
+      this.fail(err);
+    } finally {
+      this.storing = false;
+    }
   }
 
   /** Decodes the values, stores their events, then acks. A bad value ends the batch (and the connection) after the good ones before it. */

@@ -48,6 +48,11 @@ export async function startRedisServer(options: RedisServerOptions): Promise<Run
   mkdirSync(options.dir, { recursive: true, mode: 0o700 });
   const host = options.bind[0] ?? "127.0.0.1";
   const password = options.password ?? loadOrCreateSecret(join(options.dir, "redis.password"));
+  // A master killed hard leaves its Redis running on this directory: keep
+  // using it (it holds the newest state) rather than start a second server
+  // on the same AOF.
+  const adopted = await adoptRunning(options.dir, host, password);
+  if (adopted) return adopted;
   const port = options.port === 0 ? await freePort(host) : options.port;
   const conf = join(options.dir, "redis.conf");
   // The password goes in a 0600 file, never on the command line.
@@ -63,6 +68,7 @@ export async function startRedisServer(options: RedisServerOptions): Promise<Run
       "appendfsync everysec",
       'save ""',
       "daemonize no",
+      `pidfile ${join(options.dir, "redis.pid")}`,
       `logfile ${join(options.dir, "redis.log")}`,
       "",
     ].join("\n"),
@@ -136,4 +142,66 @@ async function waitForPing(host: string, port: number, password: string, child: 
     log = readFileSync(join(dir, "redis.log"), "utf8").split("\n").slice(-5).join("\n");
   } catch {}
   throw new Error(`redis-server did not become ready on ${host}:${port}:\n${log}`);
+}
+
+function pidOf(file: string): number | null {
+  try {
+    const pid = Number(readFileSync(file, "utf8").trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
+function runsRedis(pid: number): boolean {
+  try {
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return cmdline.includes("redis-server") && !/\) Z /.test(stat);
+  } catch {
+    return false;
+  }
+}
+
+async function adoptRunning(dir: string, host: string, password: string): Promise<RunningRedis | null> {
+  const pid = pidOf(join(dir, "redis.pid"));
+  if (!pid || !runsRedis(pid)) return null;
+  const port = Number(/^port (\d+)$/m.exec(readFileSync(join(dir, "redis.conf"), "utf8"))?.[1] ?? 0);
+  const { Redis } = await import("ioredis");
+  const client = new Redis({
+    host,
+    port,
+    password,
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  client.on("error", () => {});
+  const alive = await client
+    .connect()
+    .then(() => client.ping())
+    .then(
+      (r) => r === "PONG",
+      () => false,
+    );
+  client.disconnect();
+  if (!alive) {
+    process.kill(pid, "SIGTERM");
+    for (let i = 0; i < 100 && runsRedis(pid); i++) await new Promise((r) => setTimeout(r, 50));
+    return null;
+  }
+  return {
+    host,
+    port,
+    password,
+    pid,
+    url: `redis://:${encodeURIComponent(password)}@${host}:${port}`,
+    onUnexpectedExit: () => {},
+    stop: async () => {
+      if (!runsRedis(pid)) return;
+      process.kill(pid, "SIGTERM");
+      for (let i = 0; i < 200 && runsRedis(pid); i++) await new Promise((r) => setTimeout(r, 25));
+      if (runsRedis(pid)) process.kill(pid, "SIGKILL");
+    },
+  };
 }

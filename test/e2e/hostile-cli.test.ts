@@ -101,7 +101,10 @@ describe("the CLI under hostile files and paths", () => {
   const listJobs = async () => json(await maro(home.path, ["grass", "job", "list", CLUSTER, "-o", "json"]));
   let jobsBefore: unknown;
 
-  after(() => {
+  after(async () => {
+    // Only if a hostile deployment got through: stop what it started.
+    const leaked = join(bare.path, "clusters");
+    for (const name of existsSync(leaked) ? readdirSync(leaked) : []) await maro(bare.path, ["grass", "delete", name]);
     for (const d of [home, bare, files]) d.remove();
   });
 

@@ -123,6 +123,72 @@ describe("a local cluster on the docker runtime", () => {
     );
   });
 
+  test("container output reaches job logs through Docker's fluentd driver, long lines joined whole", async () => {
+    const job = file(
+      "talker.yml",
+      [
+        "name: talker",
+        "components:",
+        "  t:",
+        "    image: maro/busybox:test",
+        "    resources: {cpu: 0.1, memory: 32m}",
+        "    command: echo first; head -c 40000 /dev/zero | tr '\\0' x; echo; echo last >&2",
+        "",
+      ].join("\n"),
+    );
+    const res = await maro(home.path, ["grass", "job", "start", "boxes", job, "--wait"]);
+    assert.equal(res.code, 0, res.stderr);
+    const lines = await eventually(
+      async () => {
+        const out = (await maro(home.path, ["grass", "job", "logs", "boxes", "talker", "-o", "json"])).stdout;
+        const got = out
+          .trim()
+          .split("\n")
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as { line: string; stream: string });
+        return got.length >= 3 ? got : null;
+      },
+      20_000,
+      "three lines",
+    );
+    assert.deepEqual(
+      lines.map((l) => (l.line.length > 100 ? `x*${l.line.length}` : l.line)),
+      ["first", "x*40000", "last"],
+    );
+    assert.equal(lines[2]?.stream, "stderr");
+  });
+
+  test("an image pushed as a tar starts a job on a node that never had it", async () => {
+    const tag = `maro/pushed:e2e-${process.pid}`;
+    const tar = join(home.path, "pushed.tar");
+    docker("tag", "maro/busybox:test", tag);
+    docker("save", "-o", tar, tag);
+    docker("rmi", tag);
+    assert.throws(() => docker("image", "inspect", tag), "the engine does not have it");
+    const pushed = await maro(home.path, ["grass", "image", "push", "boxes", "--image-path", tar, "-o", "json"]);
+    assert.equal(pushed.code, 0, pushed.stderr);
+    const job = file(
+      "pushed.yml",
+      `name: pushed\ncomponents:\n  p:\n    image: ${tag}\n    resources: {cpu: 0.1, memory: 16m}\n    command: echo from the pushed image\n`,
+    );
+    const res = await maro(home.path, ["grass", "job", "start", "boxes", job, "--wait"]);
+    assert.equal(res.code, 0, `${res.stdout}\n${res.stderr}`);
+    assert.match(res.stdout, /from the pushed image/);
+    const listed = json<{ name: string; nodes: string[] }[]>(
+      await maro(home.path, ["grass", "image", "list", "boxes", "-o", "json"]),
+    );
+    assert.deepEqual(listed.find((i) => i.name === tag)?.nodes, ["node-1"]);
+    const missing = file(
+      "missing.yml",
+      "name: missing\ncomponents:\n  p:\n    image: maro/nowhere:1\n    resources: {cpu: 0.1, memory: 16m}\n    command: echo never\n",
+    );
+    const failed = await maro(home.path, ["grass", "job", "start", "boxes", missing, "--wait"]);
+    assert.notEqual(failed.code, 0);
+    assert.match(failed.stdout, /maro\/nowhere:1/);
+    for (const ref of docker("images", "--format", "{{.Repository}}:{{.Tag}}").split("\n"))
+      if (ref.startsWith("maro/pushed:") || ref.startsWith("maro-pushed:")) docker("rmi", "-f", ref);
+  });
+
   test("delete leaves no container of the cluster behind", async () => {
     const job = file(
       "linger.yml",

@@ -24,7 +24,7 @@ export type ChildMessage = { kind: "ready"; port: number; dir: string } | { kind
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "maro-bench-sink-"));
-  const store = new LogStore({ dir });
+  const store = new LogStore({ dir, fsync: !process.argv.includes("--no-fsync") });
   const append = storeEvents(store);
   let firstEventMs = 0;
   let lastEventMs = 0;

@@ -19,8 +19,9 @@ export class SinkProcess {
     });
   }
 
-  static start(): Promise<SinkProcess> {
-    const child = fork(join(import.meta.dirname, "log-sink-child.ts"), [], {
+  /** fsync: false runs the store without O_DSYNC/fdatasync (acks mean "written to the OS"). */
+  static start(options: { fsync?: boolean } = {}): Promise<SinkProcess> {
+    const child = fork(join(import.meta.dirname, "log-sink-child.ts"), options.fsync === false ? ["--no-fsync"] : [], {
       execArgv: ["--import", "tsx"],
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });

@@ -164,23 +164,35 @@ describe("LogStore", () => {
 
   test("follow neither misses nor repeats lines appended while it starts", async () => {
     const { store } = fresh({ maxFileBytes: 2000 });
-    let i = 0;
+    const expected = Array.from({ length: 400 }, (_, k) => `n${k}`);
     const writing = (async () => {
-      for (; i < 400; i++) await store.append("j", "c", [ev(`n${i}`, T0 + i)]);
+      for (let i = 0; i < 400; i++) {
+        if (i % 5 === 0) {
+          // A line, then the first piece of a split one: the batch also writes the journal
+          // (awaits between the data write and the commit).
+          const next = `n${i + 1}`;
+          await store.append("j", "c", [
+            ev(`n${i}`, T0 + i),
+            ev(next.slice(0, 2), T0 + i + 1, { partial: { id: `p${i}`, last: false } }),
+          ]);
+          await store.append("j", "c", [ev(next.slice(2), T0 + i + 1, { partial: { id: `p${i}`, last: true } })]);
+          i++;
+        } else await store.append("j", "c", [ev(`n${i}`, T0 + i)]);
+      }
     })();
-    await new Promise((r) => setTimeout(r, 5));
-    const stop = new AbortController();
-    const got: string[] = [];
-    for await (const item of store.follow("j", {}, stop.signal)) {
-      if (typeof item === "string") continue;
-      got.push(item.line);
-      if (item.line === "n399") stop.abort();
-    }
+    const followers = [0, 1, 3, 7, 15, 30].map(async (delay) => {
+      await new Promise((r) => setTimeout(r, delay));
+      const stop = new AbortController();
+      const got: string[] = [];
+      for await (const item of store.follow("j", {}, stop.signal)) {
+        if (typeof item === "string") continue;
+        got.push(item.line);
+        if (item.line === "n399") stop.abort();
+      }
+      return got;
+    });
     await writing;
-    assert.deepEqual(
-      got,
-      Array.from({ length: 400 }, (_, k) => `n${k}`),
-    );
+    for (const got of await Promise.all(followers)) assert.deepEqual(got, expected);
     await store.close();
   });
 

@@ -185,8 +185,8 @@ describe("maro-master with a real Redis and agents on real gRPC streams", () => 
     };
     await assert.rejects(call(client, "SubmitJob", { spec: bad }), (err: ServiceError) => {
       assert.match(err.details, /name: .*not a DNS label/);
-      assert.match(err.details, /resources.cpu: must be more than 0/);
-      assert.match(err.details, /num: must be at least 1/);
+      assert.match(err.details, /resources.cpu: must be from 1m to/);
+      assert.match(err.details, /num: must be a whole number from 1/);
       return true;
     });
     await assert.rejects(getJob("Not_A_Label"), /not found/);

@@ -95,6 +95,7 @@ const mountTarget = field((value): string => {
     throw new FieldProblem(`${describeValue(value)} contains '..'; use an absolute path such as /mnt/data`);
   }
   if (/^\/+$/.test(value)) throw new FieldProblem(`cannot be /; use a directory such as /mnt/data`);
+  if (value.includes(":")) throw new FieldProblem(`${describeValue(value)} contains ':'; use a path such as /mnt/data`);
   return value;
 });
 

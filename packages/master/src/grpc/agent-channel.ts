@@ -63,10 +63,21 @@ export function registerProblem(
   if (!DNS_LABEL.test(reg.nodeName))
     return { code: "INVALID_ARGUMENT", message: `node name "${reg.nodeName}" is not a DNS label` };
   const r = reg.allocatable;
-  if (!r || !(r.cpuMillis >= 0) || !(r.memoryBytes >= 0) || !(r.gpu >= 0) || r.gpu !== reg.gpuIndices.length)
+  const safe = (n: number) => Number.isSafeInteger(n) && n >= 0;
+  const gpus = reg.gpuIndices;
+  if (
+    !r ||
+    !safe(r.cpuMillis) ||
+    !safe(r.memoryBytes) ||
+    !safe(r.gpu) ||
+    r.gpu !== gpus.length ||
+    new Set(gpus).size !== gpus.length ||
+    gpus.some((g) => !Number.isInteger(g) || g < 0 || g > 1023)
+  )
     return {
       code: "INVALID_ARGUMENT",
-      message: "allocatable resources are missing, negative, or disagree with the GPU list",
+      message:
+        "allocatable resources are missing, negative, too large, or disagree with the GPU list (distinct indices 0-1023, one per GPU)",
     };
   if (reg.runtime !== "docker" && reg.runtime !== "process")
     return { code: "INVALID_ARGUMENT", message: `runtime "${reg.runtime}" is not docker or process` };
@@ -134,7 +145,14 @@ export function agentChannelHandlers(
             log.warn("agent refused", { ...problem, peer: call.getPeer() });
             call.write({ refused: problem });
             closed = true;
-            call.end();
+            // The stream also ends with an error status, not OK.
+            const code =
+              problem.code === "PERMISSION_DENIED"
+                ? status.PERMISSION_DENIED
+                : problem.code === "INVALID_ARGUMENT"
+                  ? status.INVALID_ARGUMENT
+                  : status.FAILED_PRECONDITION;
+            call.emit("error", { code, details: `${problem.code}: ${problem.message}` });
             return;
           }
           const reg = msg.register;

@@ -8,6 +8,20 @@ const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const MODES = new Set(["single-metric-balanced", "single-metric-compacted"]);
 const METRICS = new Set(["cpu", "memory", "gpu"]);
 export const MAX_COMPONENTS = 10_000;
+/** One million cores and 1024 GPUs per component: past any real node, short of float trouble. */
+const MAX_CPU_MILLIS = 1_000_000_000;
+const MAX_GPUS = 1024;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is refused
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+function wholeIn(n: number, min: number, max: number): boolean {
+  return Number.isSafeInteger(n) && n >= min && n <= max;
+}
+
+/** Absolute, not "/", no "..", no ":" (Docker's bind syntax), no control characters. */
+function safeMountTarget(t: string): boolean {
+  return t.startsWith("/") && t !== "/" && !t.split("/").includes("..") && !t.includes(":") && !CONTROL.test(t);
+}
 const MAX_COMMAND_BYTES = 64 * 1024;
 
 /**
@@ -17,7 +31,8 @@ const MAX_COMMAND_BYTES = 64 * 1024;
 export function validateJobSpec(spec: JobSpecOut | null | undefined): JobSpecRecord {
   const problems: string[] = [];
   if (!spec) throw new MaroError("INVALID_ARGUMENT", "spec: required");
-  if (!DNS_LABEL.test(spec.name)) problems.push(`name: "${spec.name}" is not a DNS label (a-z, 0-9, '-', ≤63)`);
+  if (!DNS_LABEL.test(spec.name))
+    problems.push(`name: ${JSON.stringify(spec.name)} is not a DNS label (a-z, 0-9, '-', ≤63)`);
   const mode = spec.allocationMode || "single-metric-balanced";
   const metric = spec.allocationMetric || "cpu";
   if (!MODES.has(mode)) problems.push(`allocation.mode: "${mode}" is not one of ${[...MODES].join(", ")}`);
@@ -26,18 +41,24 @@ export function validateJobSpec(spec: JobSpecOut | null | undefined): JobSpecRec
   const seen = new Set<string>();
   let total = 0;
   const components: ComponentSpecRecord[] = spec.components.map((c) => {
-    const at = `components.${c.type || "?"}`;
-    if (!DNS_LABEL.test(c.type)) problems.push(`${at}: type "${c.type}" is not a DNS label`);
+    const at = `components.${DNS_LABEL.test(c.type) ? c.type : JSON.stringify(c.type)}`;
+    if (!DNS_LABEL.test(c.type)) problems.push(`${at}: type ${JSON.stringify(c.type)} is not a DNS label`);
     if (seen.has(c.type)) problems.push(`${at}: duplicate component type`);
     seen.add(c.type);
     const r = c.resources ?? { cpuMillis: 0, memoryBytes: 0, gpu: 0 };
-    if (!(r.cpuMillis > 0)) problems.push(`${at}.resources.cpu: must be more than 0`);
-    if (!(r.memoryBytes > 0)) problems.push(`${at}.resources.memory: must be more than 0`);
-    if (!(r.gpu >= 0)) problems.push(`${at}.resources.gpu: must be 0 or more`);
-    if (!(c.num >= 1)) problems.push(`${at}.num: must be at least 1`);
+    if (!wholeIn(r.cpuMillis, 1, MAX_CPU_MILLIS))
+      problems.push(`${at}.resources.cpu: must be from 1m to ${MAX_CPU_MILLIS / 1000} cores`);
+    if (!wholeIn(r.memoryBytes, 1, Number.MAX_SAFE_INTEGER))
+      problems.push(`${at}.resources.memory: must be more than 0 and at most ${Number.MAX_SAFE_INTEGER} bytes`);
+    if (!wholeIn(r.gpu, 0, MAX_GPUS))
+      problems.push(`${at}.resources.gpu: must be a whole number from 0 to ${MAX_GPUS}`);
+    if (!wholeIn(c.num, 1, MAX_COMPONENTS))
+      problems.push(`${at}.num: must be a whole number from 1 to ${MAX_COMPONENTS}`);
     total += Math.max(0, c.num);
-    if (c.mountTarget && (!c.mountTarget.startsWith("/") || c.mountTarget.split("/").includes("..")))
-      problems.push(`${at}.mount.target: "${c.mountTarget}" must be an absolute path without '..'`);
+    if (c.mountTarget && !safeMountTarget(c.mountTarget))
+      problems.push(
+        `${at}.mount.target: ${JSON.stringify(c.mountTarget)} must be an absolute path other than /, without '..', ':' or control characters`,
+      );
     if (c.shell && c.command.length !== 1) problems.push(`${at}.command: a shell command is exactly one string`);
     if (c.command.join(" ").length > MAX_COMMAND_BYTES) problems.push(`${at}.command: longer than 64 KiB`);
     return {
@@ -50,8 +71,11 @@ export function validateJobSpec(spec: JobSpecOut | null | undefined): JobSpecRec
       shell: c.shell,
     };
   });
-  if (spec.sourceDir && (!isAbsolute(spec.sourceDir) || normalize(spec.sourceDir) !== spec.sourceDir))
-    problems.push(`source_dir: "${spec.sourceDir}" must be an absolute, normalised path`);
+  if (
+    spec.sourceDir &&
+    (!isAbsolute(spec.sourceDir) || normalize(spec.sourceDir) !== spec.sourceDir || CONTROL.test(spec.sourceDir))
+  )
+    problems.push(`source_dir: ${JSON.stringify(spec.sourceDir)} must be an absolute, normalised path`);
   if (total > MAX_COMPONENTS) problems.push(`components: ${total} replicas in all; at most ${MAX_COMPONENTS}`);
   if (problems.length > 0) throw new MaroError("INVALID_ARGUMENT", `invalid job:\n${problems.join("\n")}`);
   return {

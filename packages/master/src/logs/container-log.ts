@@ -18,10 +18,14 @@ import { open, rename, unlink } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { LogEvent } from "./log-event.js";
 import { activePath, formatLine, isoOf, journalPath, type StoredLine } from "./log-files.js";
-import { type PartialLimits, PartialLines } from "./partial-lines.js";
+import { type JoinedLine, type PartialLimits, PartialLines } from "./partial-lines.js";
 
 export interface ContainerLogHooks {
   maxFileBytes: number;
+  /** false: a batch counts as committed once written to the OS, without O_DSYNC/fdatasync. */
+  fsync: boolean;
+  /** Whether anyone wants the committed lines (followers); if not, they are not built. */
+  wantsLines(): boolean;
   partialLimits: PartialLimits;
   /** Moves the active file to `.1` (and older ones up); synchronous. */
   rotate(log: ContainerLog): void;
@@ -31,7 +35,7 @@ export interface ContainerLogHooks {
 
 interface Queued {
   text: string;
-  lines: StoredLine[];
+  lines: JoinedLine[];
   resolve: () => void;
   reject: (err: unknown) => void;
 }
@@ -42,7 +46,7 @@ const MAX_DATE_MS = 8.64e15;
 // thread-pool round trip) per batch instead of write + fdatasync. Where the platform
 // has no O_DSYNC, an fdatasync follows each write.
 const O_DSYNC: number | undefined = constants.O_DSYNC;
-const OPEN_FLAGS = constants.O_RDWR | constants.O_APPEND | constants.O_CREAT | (O_DSYNC ?? 0);
+const BASE_FLAGS = constants.O_RDWR | constants.O_APPEND | constants.O_CREAT;
 
 function writeAll(fd: number, buf: Buffer): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -75,6 +79,7 @@ export class ContainerLog {
   committed: number;
   lastUsedMs = 0;
   private fd: number;
+  private readonly flags: number;
   private queue: Queued[] = [];
   private draining = false;
   private newFile: boolean;
@@ -93,7 +98,8 @@ export class ContainerLog {
     try {
       this.partials.load(readFileSync(journalPath(jobDir, container), "utf8"));
     } catch {}
-    this.fd = openSync(this.path, OPEN_FLAGS, 0o644);
+    this.flags = BASE_FLAGS | (hooks.fsync ? (O_DSYNC ?? 0) : 0);
+    this.fd = openSync(this.path, this.flags, 0o644);
     this.committed = fstatSync(this.fd).size;
     this.newFile = this.committed === 0;
     // A line torn by a crash must not swallow the next one.
@@ -109,18 +115,36 @@ export class ContainerLog {
   /** Appends the events' lines (joining split ones); resolves once they are durable. */
   append(events: LogEvent[]): Promise<void> {
     this.lastUsedMs = this.now();
-    const joined = this.partials.push(events);
-    const lines: StoredLine[] = [];
+    const lines = this.partials.push(events);
     let text = "";
-    for (const j of joined) {
-      const timeMs = Number.isFinite(j.timeMs) && Math.abs(j.timeMs) < MAX_DATE_MS ? j.timeMs : this.now();
-      text += formatLine(timeMs, j.stream, j.line);
-      lines.push({ container: this.container, time: isoOf(timeMs), timeMs, stream: j.stream, line: j.line });
+    for (let i = 0; i < lines.length; i++) {
+      let line = lines[i] as JoinedLine;
+      if (!(Number.isFinite(line.timeMs) && Math.abs(line.timeMs) < MAX_DATE_MS)) {
+        line = { ...line, timeMs: this.now() };
+        lines[i] = line;
+      }
+      text += formatLine(line.timeMs, line.stream, line.line);
     }
     return new Promise((resolve, reject) => {
       this.queue.push({ text, lines, resolve, reject });
       if (!this.draining) void this.drain();
     });
+  }
+
+  /** The committed lines as followers see them (built only when someone listens). */
+  private stored(batch: Queued[]): StoredLine[] {
+    if (!this.hooks.wantsLines()) return [];
+    const out: StoredLine[] = [];
+    for (const q of batch)
+      for (const l of q.lines)
+        out.push({
+          container: this.container,
+          time: isoOf(l.timeMs),
+          timeMs: l.timeMs,
+          stream: l.stream,
+          line: l.line,
+        });
+    return out;
   }
 
   /** Closes the file once queued appends are written. */
@@ -132,7 +156,7 @@ export class ContainerLog {
   /** Swaps in a fresh active file after the store renamed the old one (synchronous). */
   reopenAfterRotation(): void {
     closeSync(this.fd);
-    this.fd = openSync(this.path, OPEN_FLAGS, 0o644);
+    this.fd = openSync(this.path, this.flags, 0o644);
     this.committed = 0;
     this.newFile = true;
     this.needsNewline = false;
@@ -148,8 +172,9 @@ export class ContainerLog {
         try {
           const bytes = await this.writeBatch(batch);
           if (journal !== null) await this.writeJournal(journal);
-          const lines = batch.length === 1 ? (batch[0] as Queued).lines : batch.flatMap((q) => q.lines);
-          this.hooks.committed(this, lines, bytes);
+          // The size readers snapshot and the lines followers get change together, synchronously.
+          this.committed += bytes;
+          this.hooks.committed(this, this.stored(batch), bytes);
           for (const q of batch) q.resolve();
         } catch (err) {
           for (const q of batch) q.reject(err);
@@ -168,7 +193,7 @@ export class ContainerLog {
     if (this.committed > 0 && this.committed + buf.length > this.hooks.maxFileBytes) this.hooks.rotate(this);
     try {
       await writeAll(this.fd, buf);
-      if (O_DSYNC === undefined) await datasync(this.fd);
+      if (this.hooks.fsync && O_DSYNC === undefined) await datasync(this.fd);
     } catch (err) {
       // Roll back a partial write so the file keeps whole lines.
       await new Promise<void>((r) => ftruncate(this.fd, this.committed, () => r()));
@@ -179,7 +204,6 @@ export class ContainerLog {
       this.newFile = false;
     }
     this.needsNewline = false;
-    this.committed += buf.length;
     return buf.length;
   }
 

@@ -54,7 +54,9 @@ interface Batch {
 
 export class ForwardConnection {
   private readonly framer: MsgpackFramer;
-  private state: "handshake" | "open" | "closed";
+  private state: "handshake" | "open";
+  /** Set when the sink gives up on the connection (bad input, failed store, stop); a peer hanging up is not that. */
+  private aborted = false;
   private nonce = "";
   private busy: Promise<void> = Promise.resolve();
   private storing = false;
@@ -80,9 +82,6 @@ export class ForwardConnection {
       if (!QUIET_ERRORS.has(err.code ?? ""))
         this.ctx.log.warn("log sink: socket error", { remote: this.remote, error: err.message });
     });
-    socket.on("close", () => {
-      this.state = "closed";
-    });
     if (this.state === "handshake") {
       const helo = createHelo();
       this.nonce = helo.nonce;
@@ -93,9 +92,9 @@ export class ForwardConnection {
     }
   }
 
-  /** Whether the connection is closed (a getter, so it is re-read after each await). */
+  /** Whether the sink gave up on the connection (a getter, so it is re-read after each await). */
   private get closed(): boolean {
-    return this.state === "closed";
+    return this.aborted;
   }
 
   /** Settles once the batch being stored (if any) is done. */
@@ -104,12 +103,12 @@ export class ForwardConnection {
   }
 
   destroy(): void {
-    this.state = "closed";
+    this.aborted = true;
     this.socket.destroy();
   }
 
   private onData(chunk: Buffer): void {
-    if (this.state === "closed") return;
+    if (this.aborted) return;
     this.ctx.counters.bytes += chunk.length;
     let values: Buffer[];
     try {
@@ -126,7 +125,10 @@ export class ForwardConnection {
     if (!this.storing && this.waiting.length > 0) this.busy = this.drain();
   }
 
-  /** Stores what waits, batch after batch; values arriving meanwhile form the next batch. */
+  /**
+   * Stores what waits, batch after batch; values arriving meanwhile form the next batch.
+   * What arrived is stored even if the client hung up meanwhile (it only gets no ack).
+   */
   private async drain(): Promise<void> {
     this.storing = true;
     try {
@@ -157,8 +159,8 @@ export class ForwardConnection {
           if (!this.answerPing(value)) return;
           continue;
         }
-        if (this.state === "closed") return;
-        const message = decodeForward(value, { raw, maxDecompressedBytes: 8 * this.ctx.maxMessageBytes });
+        if (this.closed) return;
+        const message = decodeForward(value, { raw, maxDecompressedBytes: 4 * this.ctx.maxMessageBytes });
         this.ctx.counters.messages++;
         let batch = batches[batches.length - 1];
         if (batch?.tag !== message.tag) {
@@ -204,7 +206,7 @@ export class ForwardConnection {
         hostname: result.clientHostname,
         reason: result.reason,
       });
-      this.state = "closed";
+      this.aborted = true;
       this.socket.end(); // after the PONG is flushed
       this.socket.setTimeout(1000, () => this.socket.destroy());
       return false;
@@ -215,7 +217,7 @@ export class ForwardConnection {
   }
 
   private send(values: unknown[]): void {
-    if (this.state === "closed" || this.socket.destroyed) return;
+    if (this.aborted || !this.socket.writable) return;
     // Copy each: a Packr may reuse its buffer for the next value.
     this.socket.write(Buffer.concat(values.map((v) => Buffer.from(packr.pack(v)))));
     if (this.socket.writableLength > MAX_UNSENT_BYTES)
@@ -223,7 +225,7 @@ export class ForwardConnection {
   }
 
   private fail(err: unknown): void {
-    if (this.state === "closed") return;
+    if (this.aborted) return;
     this.ctx.counters.failed++;
     const protocol = err instanceof ForwardProtocolError;
     this.ctx.log.warn(

@@ -25,7 +25,7 @@ export interface ForwardServerOptions {
   authorize?: (remoteAddress: string) => boolean;
   /** Stores one tag's events; resolves when they are durable. Rejecting with LogRejectedError drops them for good. */
   onEvents: (tag: string, events: LogEvent[]) => Promise<void>;
-  /** Largest accepted message (default 8 MiB); gunzipped entries may be 8 times that. */
+  /** Largest accepted message (default 8 MiB); gunzipped entries may be 4 times that. */
   maxMessageBytes?: number;
   /** How long an unauthenticated connection may take to send PING (default 10 s). */
   handshakeTimeoutMs?: number;

@@ -3,7 +3,7 @@
 //   <dir>/<job>/<container>.log.<n>    rotated files, .1 the newest
 //   <dir>/<job>/.<container>.partial   pieces of a split line still waiting for their last piece
 // Each line is JSON: {"time": ISO-8601, "stream": "stdout"|"stderr", "line": "..."}.
-import { readdirSync } from "node:fs";
+import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { LogStream } from "./log-event.js";
 
@@ -51,7 +51,8 @@ export function listJobFiles(jobDir: string): Map<string, LogFile[]> {
   try {
     names = readdirSync(jobDir);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return out;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return out;
     throw err;
   }
   for (const name of names) {
@@ -66,6 +67,43 @@ export function listJobFiles(jobDir: string): Map<string, LogFile[]> {
   }
   for (const files of out.values()) files.sort((a, b) => (a.n === 0 ? 1 : b.n === 0 ? -1 : b.n - a.n));
   return out;
+}
+
+export interface ScannedFile extends LogFile {
+  size: number;
+  mtimeMs: number;
+}
+
+/** The bytes of every log file under dir, and the rotated files per "<job>/<container>" (.1 first). Synchronous. */
+export function scanLogDir(dir: string): { totalBytes: number; rotated: Map<string, ScannedFile[]> } {
+  let totalBytes = 0;
+  const rotated = new Map<string, ScannedFile[]>();
+  let jobs: string[];
+  try {
+    jobs = readdirSync(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    jobs = [];
+  }
+  for (const job of jobs) {
+    for (const [container, files] of listJobFiles(join(dir, job))) {
+      for (const file of files) {
+        const stat = statSync(file.path, { throwIfNoEntry: false });
+        if (!stat?.isFile()) continue;
+        totalBytes += stat.size;
+        if (file.n === 0) continue;
+        const key = `${job}/${container}`;
+        let list = rotated.get(key);
+        if (!list) {
+          list = [];
+          rotated.set(key, list);
+        }
+        list.push({ ...file, size: stat.size, mtimeMs: stat.mtimeMs });
+      }
+    }
+  }
+  for (const list of rotated.values()) list.sort((a, b) => a.n - b.n);
+  return { totalBytes, rotated };
 }
 
 let cachedMs = Number.NaN;

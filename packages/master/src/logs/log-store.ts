@@ -3,11 +3,11 @@
 // files. Appends resolve once durable; reads merge containers by time; follow yields
 // what is stored, then each newly committed line (pushed by the writer, no polling).
 import { EventEmitter } from "node:events";
-import { fstatSync, mkdirSync, openSync, readdirSync, renameSync, statSync, unlinkSync } from "node:fs";
+import { fstatSync, mkdirSync, openSync, renameSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { ContainerLog } from "./container-log.js";
 import { checkName, type LogEvent } from "./log-event.js";
-import { activePath, listJobFiles, rotatedPath, type StoredLine } from "./log-files.js";
+import { listJobFiles, rotatedPath, type StoredLine, scanLogDir } from "./log-files.js";
 import { type ContainerView, closeViews, containerLines, lastLines, mergeArrays, mergeByTime } from "./log-read.js";
 
 export interface LogStoreOptions {
@@ -20,6 +20,12 @@ export interface LogStoreOptions {
   maxLineChars?: number;
   /** Files kept open for appending; the least recently used idle one is closed beyond this (default 256). */
   maxOpenFiles?: number;
+  /**
+   * true (default): an append resolves once its data is on disk (O_DSYNC or fdatasync), so an
+   * ack survives a machine crash. false: once written to the OS (survives a master crash,
+   * not a machine crash); much cheaper when clients send one line per ack (Docker's driver).
+   */
+  fsync?: boolean;
   /** Lines a follower may lag behind before its iteration fails (default 100 000). */
   maxFollowBacklog?: number;
   now?: () => number;
@@ -156,6 +162,8 @@ export class LogStore {
       container,
       {
         maxFileBytes: this.maxFileBytes,
+        fsync: this.options.fsync ?? true,
+        wantsLines: () => this.events.listenerCount("lines") > 0,
         partialLimits: { maxLineChars: this.options.maxLineChars ?? 1024 * 1024, maxPending: 16 },
         rotate: (l) => this.rotate(l),
         committed: (l, lines, bytes) => this.committed(l, lines, bytes),
@@ -223,32 +231,13 @@ export class LogStore {
   private index(): void {
     if (this.indexed) return;
     this.indexed = true;
-    let jobs: string[];
-    try {
-      jobs = readdirSync(this.dir);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-      jobs = [];
-    }
-    for (const job of jobs) {
-      const jobDir = join(this.dir, job);
-      for (const [container, files] of listJobFiles(jobDir)) {
-        for (const file of files) {
-          const stat = statSync(file.path, { throwIfNoEntry: false });
-          if (!stat?.isFile()) continue;
-          this.total += stat.size;
-          if (file.n === 0) continue;
-          const key = `${job}/${container}`;
-          let list = this.rotated.get(key);
-          if (!list) {
-            list = [];
-            this.rotated.set(key, list);
-          }
-          list.push({ path: file.path, n: file.n, size: stat.size, rotatedAtMs: stat.mtimeMs });
-        }
-      }
-    }
-    for (const list of this.rotated.values()) list.sort((a, b) => a.n - b.n);
+    const found = scanLogDir(this.dir);
+    this.total += found.totalBytes;
+    for (const [key, files] of found.rotated)
+      this.rotated.set(
+        key,
+        files.map((f) => ({ path: f.path, n: f.n, size: f.size, rotatedAtMs: f.mtimeMs })),
+      );
   }
 
   /** Opens every file of the job (or one container) now, with the bytes to read of each. Synchronous. */
@@ -270,8 +259,8 @@ export class LogStore {
         } catch {
           continue; // deleted meanwhile: it was the oldest
         }
-        const limit =
-          file.n === 0 && writer && file.path === activePath(jobDir, name) ? writer.committed : fstatSync(fd).size;
+        // The active file may hold bytes of a batch still being written: read only what is committed.
+        const limit = file.n === 0 && writer ? writer.committed : fstatSync(fd).size;
         view.files.push({ fd, limit });
       }
     }

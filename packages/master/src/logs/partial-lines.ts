@@ -30,13 +30,13 @@ export class PartialLines {
 
   constructor(private readonly limits: PartialLimits) {}
 
-  /** Whole lines from these events, in order; pieces are held until their line is complete. */
+  /** Whole lines from these events, in order (whole events are passed through as they are); pieces are held until their line is complete. */
   push(events: LogEvent[]): JoinedLine[] {
     const out: JoinedLine[] = [];
     for (const event of events) {
       const partial = event.partial;
       if (!partial) {
-        out.push({ timeMs: event.timeMs, stream: event.stream, line: event.line });
+        out.push(event);
         continue;
       }
       this.dirty = true;

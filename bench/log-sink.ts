@@ -30,6 +30,8 @@ interface Row {
   sinkCpuSeconds: number;
   eventsPerCpuSecond: number;
   sinkPeakRssMiB: number;
+  /** RSS of the sink process before the scenario (idle Node + tsx + sink). */
+  sinkStartRssMiB: number;
   anchor: string;
 }
 
@@ -45,6 +47,7 @@ function row(scenario: string, events: number, seconds: number, before: SinkSamp
     sinkCpuSeconds: round(cpu, 2),
     eventsPerCpuSecond: Math.round(stored / cpu),
     sinkPeakRssMiB: round(after.peakRssBytes / 2 ** 20, 1),
+    sinkStartRssMiB: round(before.rssBytes / 2 ** 20, 1),
     anchor: ANCHOR,
   };
 }
@@ -201,7 +204,7 @@ async function main(): Promise<void> {
     cpuModel: cpus()[0]?.model ?? "",
     loadAverage: loadavg().map((x) => round(x, 2)),
     notes:
-      "Sink = ForwardServer + LogStore in its own process (fdatasync per batch before acking). " +
+      "Sink = ForwardServer + LogStore in its own process, run under tsx (each batch written with O_DSYNC before acking). " +
       "events/CPU-s = stored events / sink CPU seconds (user+system), i.e. events per second per core. " +
       "With fluentd-request-ack Docker's driver sends one event per round trip, so each line costs a durable write; " +
       "'store fsync off' acks once written to the OS (survives a master crash, not a machine crash). " +

@@ -132,7 +132,9 @@ describe("a local cluster on the docker runtime", () => {
         "  t:",
         "    image: maro/busybox:test",
         "    resources: {cpu: 0.1, memory: 32m}",
-        "    command: echo first; head -c 40000 /dev/zero | tr '\\0' x; echo; echo last >&2",
+        // Docker's fluentd driver in async mode drops lines still buffered when a
+        // container stops (moby#40063), so the component lingers a moment.
+        "    command: echo first; head -c 40000 /dev/zero | tr '\\0' x; echo; echo last >&2; sleep 1",
         "",
       ].join("\n"),
     );

@@ -7,6 +7,7 @@ import { type RunningMaster, startMaster } from "@maro/master";
 import { identityOfCert } from "@maro/pki";
 import { type JoinTokenOut, loadMaroProto, silentLogger } from "@maro/proto";
 import { EnrolError, ensureNodeCertificate } from "../../packages/agent/src/enrol.js";
+import { testMasterOptions } from "../support/master.js";
 import { makeTestPki, type TestPki } from "../support/pki.js";
 import { tempDir } from "../support/tmp.js";
 
@@ -39,19 +40,12 @@ describe("agent enrolment against a real master", () => {
 
   before(async () => {
     pki = await makeTestPki(dir.path, CLUSTER);
-    master = await startMaster({
-      clusterName: CLUSTER,
-      dataDir: join(dir.path, "master"),
-      tlsDir: pki.tlsDir,
-      host: "127.0.0.1",
-      port: 0,
-      redisPort: 0,
-      redisBind: ["127.0.0.1"],
-      heartbeatIntervalMs: 500,
-      heartbeatTtlMs: 2000,
-      stopGraceSeconds: 1,
-      log: silentLogger,
-    });
+    master = await startMaster(
+      testMasterOptions(CLUSTER, join(dir.path, "master"), pki.tlsDir, {
+        heartbeatIntervalMs: 500,
+        heartbeatTtlMs: 2000,
+      }),
+    );
   });
 
   after(async () => {

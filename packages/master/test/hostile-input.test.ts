@@ -22,6 +22,7 @@ import {
 } from "@maro/proto";
 import fc from "fast-check";
 import { ScriptedAgent } from "../../../test/support/fake-agent.js";
+import { testMasterOptions } from "../../../test/support/master.js";
 import { makeTestPki, type TestPki } from "../../../test/support/pki.js";
 import { eventually, sleep, tempDir } from "../../../test/support/tmp.js";
 import { type RunningMaster, startMaster } from "../src/index.js";
@@ -211,19 +212,12 @@ describe("the master under hostile input", () => {
 
   before(async () => {
     pki = await makeTestPki(dir.path, CLUSTER);
-    master = await startMaster({
-      clusterName: CLUSTER,
-      dataDir: dir.path,
-      tlsDir: pki.tlsDir,
-      host: "127.0.0.1",
-      port: 0,
-      redisPort: 0,
-      redisBind: ["127.0.0.1"],
-      heartbeatIntervalMs: 200,
-      heartbeatTtlMs: 10_000, // the master shares this event loop with the test: no false "down"
-      stopGraceSeconds: 1,
-      log: createLogger("test", (line) => logLines.push(line)),
-    });
+    master = await startMaster(
+      testMasterOptions(CLUSTER, dir.path, pki.tlsDir, {
+        heartbeatTtlMs: 10_000, // the master shares this event loop with the test: no false "down"
+        log: createLogger("test", (line) => logLines.push(line)),
+      }),
+    );
     admin = new grpc.Client(master.address, pki.creds(pki.admin));
     anonymous = new grpc.Client(master.address, pki.creds());
     // A known state to compare against: one ready node that offers nothing

@@ -2,9 +2,10 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { ServiceError } from "@grpc/grpc-js";
-import { type JobOut, type JobSpec, loadMaroProto, type MasterClient, silentLogger } from "@maro/proto";
+import { type JobOut, type JobSpec, loadMaroProto, type MasterClient } from "@maro/proto";
 import { Redis } from "ioredis";
 import { ScriptedAgent } from "../../../test/support/fake-agent.js";
+import { testMasterOptions } from "../../../test/support/master.js";
 import { makeTestPki, type TestPki } from "../../../test/support/pki.js";
 import { eventually, tempDir } from "../../../test/support/tmp.js";
 import { type MasterOptions, type RunningMaster, startMaster } from "../src/index.js";
@@ -38,19 +39,7 @@ describe("maro-master with a real Redis and agents on real gRPC streams", () => 
   let master: RunningMaster;
   let client: MasterClient;
   const agents: ScriptedAgent[] = [];
-  const options: MasterOptions = {
-    clusterName: CLUSTER,
-    dataDir: dir.path,
-    tlsDir: join(dir.path, "tls"),
-    host: "127.0.0.1",
-    port: 0,
-    redisPort: 0,
-    redisBind: ["127.0.0.1"],
-    heartbeatIntervalMs: 200,
-    heartbeatTtlMs: 1000,
-    stopGraceSeconds: 1,
-    log: silentLogger,
-  };
+  const options: MasterOptions = testMasterOptions(CLUSTER, dir.path, join(dir.path, "tls"));
 
   let pki: TestPki;
   const agent = async (nodeName: string, extra: object = {}) => {

@@ -12,6 +12,7 @@ import {
   PROTOCOL_VERSION,
 } from "@maro/proto";
 import { ScriptedAgent } from "../../../test/support/fake-agent.js";
+import { testMasterOptions } from "../../../test/support/master.js";
 import { makeTestPki, type TestPki } from "../../../test/support/pki.js";
 import { eventually, tempDir } from "../../../test/support/tmp.js";
 import { type RunningMaster, startMaster } from "../src/index.js";
@@ -62,19 +63,12 @@ describe("every door of the master is locked", () => {
 
   before(async () => {
     pki = await makeTestPki(dir.path, CLUSTER);
-    master = await startMaster({
-      clusterName: CLUSTER,
-      dataDir: dir.path,
-      tlsDir: join(dir.path, "tls"),
-      host: "127.0.0.1",
-      port: 0,
-      redisPort: 0,
-      redisBind: ["127.0.0.1"],
-      heartbeatIntervalMs: 200,
-      heartbeatTtlMs: 2000,
-      stopGraceSeconds: 1,
-      log: createLogger("test", (line) => logLines.push(line)),
-    });
+    master = await startMaster(
+      testMasterOptions(CLUSTER, dir.path, join(dir.path, "tls"), {
+        heartbeatTtlMs: 2000,
+        log: createLogger("test", (line) => logLines.push(line)),
+      }),
+    );
   });
 
   after(async () => {

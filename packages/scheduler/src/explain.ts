@@ -8,7 +8,7 @@
 // non-zero counts appear.
 
 import { formatAmount, formatMetric, formatResources } from "./format.js";
-import type { Ledger } from "./ledger.js";
+import type { CapacityView } from "./ledger.js";
 import { metricOf } from "./order.js";
 import type { ComponentRequest, Metric, NodeState, UnplacedExplanation } from "./types.js";
 
@@ -25,7 +25,7 @@ function plural(count: number, word: string): string {
 }
 
 /** Counts of nodes filtered per reason under the ledger's current free capacity. */
-export function filterCounts(component: ComponentRequest, ledger: Ledger): Record<string, number> {
+export function filterCounts(component: ComponentRequest, ledger: CapacityView): Record<string, number> {
   const counts = new Map<string, number>();
   for (const node of ledger.nodes) {
     const lacking = node.ready ? ledger.lacking(node.id, component.resources) : undefined;
@@ -40,7 +40,7 @@ export function filterCounts(component: ComponentRequest, ledger: Ledger): Recor
   return filtered;
 }
 
-function explanation(component: ComponentRequest, ledger: Ledger): UnplacedExplanation {
+function explanation(component: ComponentRequest, ledger: CapacityView): UnplacedExplanation {
   return {
     componentId: component.id,
     needs: { ...component.resources },
@@ -70,7 +70,7 @@ function largest(nodes: readonly NodeState[], value: (node: NodeState) => number
  * is how many components of the same job are already (tentatively) placed in
  * the ledger, so the sentence can say the job competed with itself.
  */
-export function explainNoNode(component: ComponentRequest, ledger: Ledger, earlierPlaced: number): Explained {
+export function explainNoNode(component: ComponentRequest, ledger: CapacityView, earlierPlaced: number): Explained {
   const e = explanation(component, ledger);
   const head = `${component.id} needs ${formatResources(component.resources)}`;
   const ready = ledger.nodes.filter((node) => node.ready);
@@ -98,7 +98,7 @@ export function explainNoNode(component: ComponentRequest, ledger: Ledger, earli
  * When no node, ready or not, could hold the component even if it were empty,
  * explains why; otherwise undefined.
  */
-export function explainNeverFits(component: ComponentRequest, ledger: Ledger): Explained | undefined {
+export function explainNeverFits(component: ComponentRequest, ledger: CapacityView): Explained | undefined {
   if (ledger.nodes.some((node) => ledger.couldEverFit(node.id, component.resources))) return undefined;
   const e = explanation(component, ledger);
   const head = `${component.id} needs ${formatResources(component.resources)}`;

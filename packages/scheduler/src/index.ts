@@ -9,8 +9,8 @@ export {
   formatMetric,
   formatResources,
 } from "./format.js";
-export { Ledger, type Mark } from "./ledger.js";
+export { type CapacityView, Ledger, type Mark } from "./ledger.js";
 export { placementOrder, queueOrder } from "./order.js";
-export { schedule } from "./schedule.js";
+export { type Outcome, Planner, schedule } from "./schedule.js";
 export * from "./types.js";
 export { type JobProblem, validateJob } from "./validate.js";

@@ -31,6 +31,15 @@ interface Undo {
   indices: number[];
 }
 
+/** What explanations read from a ledger (also implemented by the scan-based baseline in bench/). */
+export interface CapacityView {
+  readonly nodes: readonly NodeState[];
+  capacity(nodeId: string): Resources;
+  free(nodeId: string): Resources;
+  lacking(nodeId: string, request: Resources): Metric | undefined;
+  couldEverFit(nodeId: string, request: Resources): boolean;
+}
+
 /** A point in the ledger's history that `rollback` can return to. */
 export type Mark = number;
 

@@ -11,7 +11,7 @@ import { type Candidate, selectNode } from "./select-node.js";
 import type { PlacedJob, Placement, Plan, QueuedJob, ScheduleOptions, Snapshot, UnplacedJob } from "./types.js";
 import { validateJob } from "./validate.js";
 
-type Outcome = { placed: PlacedJob } | { unplaced: UnplacedJob };
+export type Outcome = { placed: PlacedJob } | { unplaced: UnplacedJob };
 
 function unplaced(job: QueuedJob, explained: Explained, neverFits: boolean): Outcome {
   return { unplaced: { jobId: job.id, reason: explained.reason, neverFits, explanation: explained.explanation } };
@@ -63,6 +63,23 @@ function placeJob(job: QueuedJob, ledger: Ledger): Outcome {
 }
 
 /**
+ * Places jobs one at a time against one ledger, exactly as `schedule` does
+ * (it is what `schedule` runs). Exposed so benchmarks can time each job's
+ * placement; callers handle queue order and duplicate job ids themselves.
+ */
+export class Planner {
+  private readonly ledger: Ledger;
+
+  constructor(snapshot: Pick<Snapshot, "nodes" | "allocations">) {
+    this.ledger = new Ledger(snapshot.nodes, snapshot.allocations);
+  }
+
+  place(job: QueuedJob): Outcome {
+    return placeJob(job, this.ledger);
+  }
+}
+
+/**
  * Plans placements for the queued jobs of `snapshot`.
  *
  * - Jobs are taken in queue order (submittedAt, then id). A job that does not
@@ -76,13 +93,13 @@ function placeJob(job: QueuedJob, ledger: Ledger): Outcome {
  */
 export function schedule(snapshot: Snapshot, options: ScheduleOptions): Plan {
   void options;
-  const ledger = new Ledger(snapshot.nodes, snapshot.allocations);
+  const planner = new Planner(snapshot);
   const plan: Plan = { snapshotVersion: snapshot.version, placed: [], unplaced: [] };
   const seen = new Set<string>();
   for (const job of queueOrder(snapshot.queue)) {
     if (seen.has(job.id)) continue;
     seen.add(job.id);
-    const outcome = placeJob(job, ledger);
+    const outcome = planner.place(job);
     if ("placed" in outcome) plan.placed.push(outcome.placed);
     else plan.unplaced.push(outcome.unplaced);
   }

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
+import { Redis } from "ioredis";
 import { loadOrCreateSecret } from "./secret-file.js";
 
 export interface RedisServerOptions {
@@ -110,30 +111,32 @@ export async function startRedisServer(options: RedisServerOptions): Promise<Run
   };
 }
 
+/** True when a Redis at host:port answers PING with this password. */
+async function answersPing(host: string, port: number, password: string): Promise<boolean> {
+  const client = new Redis({
+    host,
+    port,
+    password,
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  client.on("error", () => {});
+  try {
+    await client.connect();
+    return (await client.ping()) === "PONG";
+  } catch {
+    return false;
+  } finally {
+    client.disconnect();
+  }
+}
+
 async function waitForPing(host: string, port: number, password: string, child: ChildProcess, dir: string) {
-  const { Redis } = await import("ioredis");
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) break;
-    const client = new Redis({
-      host,
-      port,
-      password,
-      lazyConnect: true,
-      maxRetriesPerRequest: 0,
-      retryStrategy: () => null,
-    });
-    client.on("error", () => {});
-    try {
-      await client.connect();
-      if ((await client.ping()) === "PONG") {
-        client.disconnect();
-        return;
-      }
-    } catch {
-      // not up yet
-    }
-    client.disconnect();
+    if (await answersPing(host, port, password)) return;
     await new Promise((r) => setTimeout(r, 50));
   }
   child.kill("SIGKILL");
@@ -167,24 +170,7 @@ async function adoptRunning(dir: string, host: string, password: string): Promis
   const pid = pidOf(join(dir, "redis.pid"));
   if (!pid || !runsRedis(pid)) return null;
   const port = Number(/^port (\d+)$/m.exec(readFileSync(join(dir, "redis.conf"), "utf8"))?.[1] ?? 0);
-  const { Redis } = await import("ioredis");
-  const client = new Redis({
-    host,
-    port,
-    password,
-    lazyConnect: true,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-  });
-  client.on("error", () => {});
-  const alive = await client
-    .connect()
-    .then(() => client.ping())
-    .then(
-      (r) => r === "PONG",
-      () => false,
-    );
-  client.disconnect();
+  const alive = await answersPing(host, port, password);
   if (!alive) {
     process.kill(pid, "SIGTERM");
     for (let i = 0; i < 100 && runsRedis(pid); i++) await new Promise((r) => setTimeout(r, 50));

@@ -42,7 +42,13 @@ const SCENARIOS: Scenario[] = [
   { scenario: "mixed queue", nodes: 1_000, components: 50_000, allocations: 0, baselineComponents: 10_000 },
   { scenario: "mixed queue", nodes: 5_000, components: 100_000, allocations: 0, baselineComponents: 2_000 },
   { scenario: "empty cluster", nodes: 5_000, components: 20_000, allocations: 0, baselineComponents: 2_000 },
-  { scenario: "250k running allocations", nodes: 5_000, components: 20_000, allocations: 250_000, baselineComponents: 2_000 },
+  {
+    scenario: "250k running allocations",
+    nodes: 5_000,
+    components: 20_000,
+    allocations: 250_000,
+    baselineComponents: 2_000,
+  },
 ];
 
 interface Row {

@@ -78,7 +78,9 @@ export function generateQueue(components: number, seed: number): QueuedJob[] {
   while (total < components) {
     const gpuJob = r() < 0.02;
     const size = gpuJob ? int(r, 1, 4) : int(r, 1, 8);
-    const metric: Metric = gpuJob ? pick(r, ["gpu", "cpu"] as const, [3, 1]) : pick(r, ["cpu", "memory"] as const, [2, 1]);
+    const metric: Metric = gpuJob
+      ? pick(r, ["gpu", "cpu"] as const, [3, 1])
+      : pick(r, ["cpu", "memory"] as const, [2, 1]);
     const mode = r() < 0.5 ? "single-metric-balanced" : "single-metric-compacted";
     const list: ComponentRequest[] = [];
     for (let k = 0; k < size; k++) {

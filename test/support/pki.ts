@@ -24,7 +24,11 @@ export interface TestPki {
 
 export async function makeTestPki(dir: string, clusterName: string): Promise<TestPki> {
   const ca = await createCa({ clusterName });
-  const server = await issueServerCert(ca, { clusterName, dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"] });
+  const server = await issueServerCert(ca, {
+    clusterName,
+    dnsNames: ["maro-master", "localhost"],
+    ipAddresses: ["127.0.0.1"],
+  });
   const admin = await issueClientCert(ca, { kind: "admin", name: "admin" });
   const tlsDir = join(dir, "tls");
   mkdirSync(tlsDir, { recursive: true });

@@ -5,6 +5,7 @@ import {
   type AgentMessage,
   type ContainerStatus,
   loadMaroProto,
+  MASTER_CHANNEL_OPTIONS,
   type MasterMessageOut,
   PROTOCOL_VERSION,
   type Resources,
@@ -67,7 +68,7 @@ export class MasterChannel {
       Buffer.from(options.nodeCert.certPem),
     );
     this.client = new proto.maro.v1.AgentChannel(options.master, tls, {
-      "grpc.max_receive_message_length": 8 * 1024 * 1024,
+      ...MASTER_CHANNEL_OPTIONS,
       "grpc.keepalive_time_ms": 10_000,
       // Reconnect quickly after a master restart.
       "grpc.initial_reconnect_backoff_ms": 200,

@@ -2,7 +2,13 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "n
 import { join } from "node:path";
 import { credentials, type ServiceError } from "@grpc/grpc-js";
 import { type CertBundle, certExpiry, createCsr, identityOfCert } from "@maro/pki";
-import { type JoinResponseOut, type Logger, loadMaroProto, PROTOCOL_VERSION } from "@maro/proto";
+import {
+  type JoinResponseOut,
+  type Logger,
+  loadMaroProto,
+  MASTER_CHANNEL_OPTIONS,
+  PROTOCOL_VERSION,
+} from "@maro/proto";
 
 export interface EnrolOptions {
   master: string;
@@ -49,7 +55,9 @@ export async function ensureNodeCertificate(options: EnrolOptions): Promise<Cert
 function requestJoin(options: EnrolOptions, csrPem: string): Promise<JoinResponseOut> {
   const proto = loadMaroProto();
   // TLS that verifies the master against the cluster CA; no client certificate yet.
-  const client = new proto.maro.v1.AgentChannel(options.master, credentials.createSsl(Buffer.from(options.caPem)));
+  const client = new proto.maro.v1.AgentChannel(options.master, credentials.createSsl(Buffer.from(options.caPem)), {
+    ...MASTER_CHANNEL_OPTIONS,
+  });
   return new Promise<JoinResponseOut>((resolve, reject) => {
     client.Join(
       {

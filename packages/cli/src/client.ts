@@ -1,5 +1,5 @@
 import { type ClientReadableStream, credentials, type Metadata, type ServiceError, status } from "@grpc/grpc-js";
-import { type ClusterEventOut, loadMaroProto, type MasterClient } from "@maro/proto";
+import { type ClusterEventOut, loadMaroProto, MASTER_CHANNEL_OPTIONS, type MasterClient } from "@maro/proto";
 import { CliError } from "./errors.js";
 
 type Unary<Req, Res> = (req: Req, cb: (err: ServiceError | null, res?: Res) => void) => unknown;
@@ -33,9 +33,7 @@ export class MasterApi {
   ) {
     const proto = loadMaroProto();
     const creds = credentials.createSsl(Buffer.from(tls.caPem), Buffer.from(tls.keyPem), Buffer.from(tls.certPem));
-    this.client = new proto.maro.v1.Master(address, creds, {
-      "grpc.max_receive_message_length": 8 * 1024 * 1024,
-    }) as unknown as MasterClient;
+    this.client = new proto.maro.v1.Master(address, creds, { ...MASTER_CHANNEL_OPTIONS }) as unknown as MasterClient;
   }
 
   call<Req, Res>(method: keyof MasterClient & string, req: Req, timeoutMs = 15_000): Promise<Res> {

@@ -27,3 +27,18 @@ export function loadMaroProto(): MaroGrpc {
   cached = grpc.loadPackageDefinition(definition) as unknown as MaroGrpc;
   return cached;
 }
+
+/**
+ * Every master certificate carries this DNS name, and clients verify the
+ * master under it, whatever address they dial (an IP address is not a valid
+ * TLS server name). Only the cluster's own CA can sign it, so it is as strong
+ * as checking the address.
+ */
+export const MASTER_TLS_NAME = "maro-master";
+
+/** Channel options every maro client uses towards the master. */
+export const MASTER_CHANNEL_OPTIONS = {
+  "grpc.ssl_target_name_override": MASTER_TLS_NAME,
+  "grpc.default_authority": MASTER_TLS_NAME,
+  "grpc.max_receive_message_length": 8 * 1024 * 1024,
+} as const;

@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import { createCa, issueClientCert, issueServerCert } from "@maro/pki";
+import { MASTER_TLS_NAME } from "@maro/proto";
 import { RECORD_FILES, writeSecret } from "../home.js";
 
 /** The master's TLS directory layout (read by maro-master --tls-dir). */
@@ -26,7 +27,7 @@ export async function createClusterPki(options: {
   const names = options.masterAddresses.filter((a) => !ips.includes(a));
   const server = await issueServerCert(ca, {
     clusterName: options.clusterName,
-    dnsNames: ["localhost", ...names],
+    dnsNames: [MASTER_TLS_NAME, "localhost", ...names],
     ipAddresses: ips,
   });
   const admin = await issueClientCert(ca, { kind: "admin", name: "admin" });

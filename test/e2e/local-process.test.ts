@@ -84,6 +84,21 @@ describe("a local cluster on the process runtime", () => {
     assert.equal(spread.size, 2, "balanced placement used both nodes");
   });
 
+  test("a replica that fails once is restarted with its identity and the job succeeds", async () => {
+    const marker = join(home.path, "failed-once");
+    const job = join(home.path, "flaky.yml");
+    writeFileSync(
+      job,
+      `name: flaky\ncomponents:\n  w:\n    resources: {cpu: 0.1, memory: 16m}\n    command: echo "$COMPONENT_ID $CONTAINER_NAME"; if [ ! -e ${marker} ]; then touch ${marker}; exit 1; fi\n    restart: {policy: on-failure, max: 2, backoff: 100ms}\n`,
+    );
+    const res = await maro(home.path, ["grass", "job", "start", "peers", job, "--wait", "-o", "json"]);
+    assert.equal(res.code, 0, `${res.stdout}\n${res.stderr}`);
+    const done = json<JobJson & { components: (ComponentJson & { restarts: number; containerName: string })[] }>(res);
+    assert.equal(done.state, "succeeded");
+    assert.equal(done.components[0]?.restarts, 1);
+    assert.match(done.components[0]?.outputTail ?? "", new RegExp(`w-0 ${done.components[0]?.containerName}`));
+  });
+
   test("a bad job file is refused with every problem by YAML path, exit 2, and nothing is submitted", async () => {
     const bad = join(home.path, "bad.yml");
     writeFileSync(

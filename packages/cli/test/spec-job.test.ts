@@ -50,7 +50,55 @@ components:
     command: [python, actor.py, "--seed", "5"]
 `;
 
+const NO_RESTART = { policy: "never", max: 0, backoffMs: 0 };
+
 describe("validateJob: valid files", () => {
+  it("reads restart policies: defaults, durations, and refuses bad ones", () => {
+    const ok = validateJob(
+      {
+        name: "r",
+        components: {
+          a: { resources: { cpu: 1, memory: "64m" }, command: "x", restart: { policy: "on-failure" } },
+          b: {
+            resources: { cpu: 1, memory: "64m" },
+            command: "x",
+            restart: { policy: "always", max: 5, backoff: "250ms" },
+          },
+        },
+      },
+      { runtime: "process" },
+    );
+    assert.deepEqual(
+      ok.components.map((c) => c.restart),
+      [
+        { policy: "on-failure", max: 3, backoffMs: 1000 },
+        { policy: "always", max: 5, backoffMs: 250 },
+      ],
+    );
+    assert.throws(
+      () =>
+        validateJob(
+          {
+            name: "r",
+            components: {
+              a: {
+                resources: { cpu: 1, memory: "64m" },
+                command: "x",
+                restart: { policy: "sometimes", max: -1, backoff: "soon" },
+              },
+            },
+          },
+          { runtime: "process" },
+        ),
+      (err: Error) => {
+        assert.match(err.message, /components\.a\.restart\.policy/);
+        assert.match(err.message, /components\.a\.restart\.max/);
+        assert.match(err.message, /components\.a\.restart\.backoff: "soon" is not a backoff/);
+        return true;
+      },
+    );
+  });
+
   it("converts to the wire JobSpec, with sourceDir the file's directory", () => {
     const file = writeJob("hello.yml", HELLO);
     assert.deepEqual(loadJob(file, { runtime: "docker" }), {
@@ -66,6 +114,7 @@ describe("validateJob: valid files", () => {
           mountTarget: "/mnt/data",
           command: ["echo hello"],
           shell: true,
+          restart: NO_RESTART,
         },
         {
           type: "actor",
@@ -75,6 +124,7 @@ describe("validateJob: valid files", () => {
           mountTarget: "",
           command: ["python", "actor.py", "--seed", "5"],
           shell: false,
+          restart: NO_RESTART,
         },
       ],
       sourceDir: dir,
@@ -97,6 +147,7 @@ describe("validateJob: valid files", () => {
         mountTarget: "",
         command: ["true"],
         shell: true,
+        restart: NO_RESTART,
       },
     ]);
     assert.equal(spec.sourceDir, "");

@@ -198,6 +198,61 @@ describe("maro-master with a real Redis and agents on real gRPC streams", () => 
     assert.equal(j.components[0]?.state, "killed");
   });
 
+  test("restart policy: a failing replica restarts on its node with its identity, then fails past its budget", async () => {
+    const a = agents.find((x) => !x.ended && x.messages[0]?.body === "registered") as ScriptedAgent;
+    const restartSpec = spec("flaky", { w: { cpu: 100 } });
+    const c0 = restartSpec.components?.[0];
+    if (c0) c0.restart = { policy: "on-failure", max: 2, backoffMs: 50 };
+    await call(client, "SubmitJob", { spec: restartSpec });
+    const startsOf = () => a.starts.filter((s) => s.jobName === "flaky");
+    for (let round = 1; round <= 3; round++) {
+      await eventually(() => startsOf().length === round, 5000, `start number ${round}`);
+      const s = startsOf()[round - 1];
+      a.status({ containerName: s?.containerName, state: "running" });
+      a.status({ containerName: s?.containerName, state: "exited", exitCode: 1, hasExitCode: true });
+    }
+    const [first, ...later] = startsOf();
+    for (const s of later) {
+      assert.equal(s.containerName, first?.containerName, "same container name");
+      assert.deepEqual(s.env, first?.env, "same environment, so peers find it again");
+    }
+    const failed = await eventually(async () => {
+      const j = await getJob("flaky");
+      return j.state === "failed" ? j : null;
+    });
+    assert.equal(failed.components[0]?.restarts, 2);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(startsOf().length, 3, "no restart past the budget");
+  });
+
+  test("exit 64 is never restarted; exit 65 stops the whole job", async () => {
+    const a = agents.find((x) => !x.ended && x.messages[0]?.body === "registered") as ScriptedAgent;
+    const s64 = spec("no-retry", { w: { cpu: 100 } });
+    if (s64.components?.[0]) s64.components[0].restart = { policy: "always", max: 5, backoffMs: 10 };
+    await call(client, "SubmitJob", { spec: s64 });
+    await eventually(() => a.starts.some((s) => s.jobName === "no-retry"), 5000, "start");
+    const only = a.starts.find((s) => s.jobName === "no-retry");
+    a.status({ containerName: only?.containerName, state: "exited", exitCode: 64, hasExitCode: true });
+    await eventually(async () => (await getJob("no-retry")).state === "failed");
+    assert.equal(a.starts.filter((s) => s.jobName === "no-retry").length, 1);
+
+    await call(client, "SubmitJob", { spec: spec("stopper", { boss: { cpu: 100 }, crew: { cpu: 100, num: 2 } }) });
+    await eventually(() => a.starts.filter((s) => s.jobName === "stopper").length === 3, 5000, "three starts");
+    const starts = a.starts.filter((s) => s.jobName === "stopper");
+    for (const s of starts) a.status({ containerName: s.containerName, state: "running" });
+    const boss = starts.find((s) => s.componentType === "boss");
+    a.status({ containerName: boss?.containerName, state: "exited", exitCode: 65, hasExitCode: true });
+    for (const crew of starts.filter((s) => s.componentType === "crew")) {
+      await eventually(() => a.stops.includes(crew.containerName), 5000, "the crew is stopped");
+      a.status({ containerName: crew.containerName, state: "exited", exitCode: 143, hasExitCode: true });
+    }
+    const j = await eventually(async () => {
+      const x = await getJob("stopper");
+      return x.state === "killed" ? x : null;
+    });
+    assert.match(j.reason, /boss-0 asked to stop the job \(exit code 65\)/);
+  });
+
   test("a node whose heartbeats stop is marked down and its running job fails as lost", async () => {
     const frozen = await agent("node-frozen", { allocatable: { cpuMillis: 8000, memoryBytes: 1024 ** 3, gpu: 0 } });
     await call(client, "SubmitJob", { spec: spec("on-frozen", { w: { cpu: 6000 } }) });

@@ -8,28 +8,16 @@
 // (non-negative integers).
 // Free amounts never go below zero, even when existing allocations already
 // over-commit a node.
+//
+// Amounts live in typed arrays indexed by the node's position in `nodes`
+// (name, then id, order). Picking a node for a request goes through one
+// FreeIndex per metric (built the first time a job uses that metric), kept up
+// to date by take and rollback in O(log nodes); reading the allocations is a
+// one-off O(allocations) when the ledger is built.
 
+import { FreeIndex } from "./free-index.js";
 import { compareNodes } from "./order.js";
-import type { Allocation, Metric, NodeState, Resources } from "./types.js";
-
-interface Entry {
-  node: NodeState;
-  capacity: Resources;
-  /** The node's distinct device indices, ascending. */
-  indices: number[];
-  usedCpu: number;
-  usedMemory: number;
-  usedGpu: number;
-  usedIndices: Set<number>;
-}
-
-interface Undo {
-  entry: Entry;
-  usedCpu: number;
-  usedMemory: number;
-  usedGpu: number;
-  indices: number[];
-}
+import type { Allocation, AllocationMode, Metric, NodeState, Resources } from "./types.js";
 
 /** What explanations read from a ledger (also implemented by the scan-based baseline in bench/). */
 export interface CapacityView {
@@ -43,116 +31,251 @@ export interface CapacityView {
 /** A point in the ledger's history that `rollback` can return to. */
 export type Mark = number;
 
+const NO_INDICES: readonly number[] = [];
+
 function quantity(value: number): number {
   return Number.isFinite(value) && value > 0 ? value : 0;
 }
 
-export class Ledger {
+export class Ledger implements CapacityView {
   /** Distinct nodes (ready or not), ordered by name then id. */
   readonly nodes: readonly NodeState[];
-  private readonly entries = new Map<string, Entry>();
-  private readonly undo: Undo[] = [];
+  private readonly position = new Map<string, number>();
+  private readonly capCpu: Float64Array;
+  private readonly capMemory: Float64Array;
+  private readonly capGpu: Float64Array;
+  private readonly usedCpu: Float64Array;
+  private readonly usedMemory: Float64Array;
+  private readonly usedGpu: Float64Array;
+  private readonly freeCpu: Float64Array;
+  private readonly freeMemory: Float64Array;
+  private readonly freeGpu: Float64Array;
+  /** Per node: its distinct device indices, ascending. */
+  private readonly indices: (readonly number[])[];
+  /** Per node: device indices in use (by allocations, possibly not the node's own, or by placements). */
+  private readonly usedIndices: Set<number>[];
+  /** Per node: how many of its own device indices are not in use. */
+  private readonly freeIndexCount: Int32Array;
+  /** Distinct node capacities [cpu, memory, gpu], none dominated by another. */
+  private readonly largestCapacities: Array<readonly [number, number, number]>;
+  private readonly indexes: Partial<Record<Metric, FreeIndex>> = {};
+  // Undo log, as parallel stacks (one entry per take).
+  private readonly undoNode: number[] = [];
+  private readonly undoCpu: number[] = [];
+  private readonly undoMemory: number[] = [];
+  private readonly undoGpu: number[] = [];
+  private readonly undoIndices: (readonly number[])[] = [];
 
   constructor(nodes: readonly NodeState[], allocations: readonly Allocation[]) {
-    for (const node of nodes) {
-      if (this.entries.has(node.id)) continue;
-      const indices = [...new Set(node.gpuIndices.filter((i) => Number.isInteger(i) && i >= 0))].sort((a, b) => a - b);
-      const capacity: Resources = {
-        cpuMillis: quantity(node.allocatable.cpuMillis),
-        memoryBytes: quantity(node.allocatable.memoryBytes),
-        gpu: Math.min(Math.floor(quantity(node.allocatable.gpu)), indices.length),
-      };
-      this.entries.set(node.id, {
-        node,
-        capacity,
-        indices,
-        usedCpu: 0,
-        usedMemory: 0,
-        usedGpu: 0,
-        usedIndices: new Set(),
-      });
+    const distinct = new Map<string, NodeState>();
+    for (const node of nodes) if (!distinct.has(node.id)) distinct.set(node.id, node);
+    this.nodes = [...distinct.values()].sort(compareNodes);
+    const n = this.nodes.length;
+    this.capCpu = new Float64Array(n);
+    this.capMemory = new Float64Array(n);
+    this.capGpu = new Float64Array(n);
+    this.usedCpu = new Float64Array(n);
+    this.usedMemory = new Float64Array(n);
+    this.usedGpu = new Float64Array(n);
+    this.freeCpu = new Float64Array(n);
+    this.freeMemory = new Float64Array(n);
+    this.freeGpu = new Float64Array(n);
+    this.freeIndexCount = new Int32Array(n);
+    this.indices = [];
+    this.usedIndices = [];
+    for (const [i, node] of this.nodes.entries()) {
+      this.position.set(node.id, i);
+      const indices = [...new Set(node.gpuIndices.filter((x) => Number.isInteger(x) && x >= 0))].sort((a, b) => a - b);
+      this.indices.push(indices);
+      this.usedIndices.push(new Set());
+      this.capCpu[i] = quantity(node.allocatable.cpuMillis);
+      this.capMemory[i] = quantity(node.allocatable.memoryBytes);
+      this.capGpu[i] = Math.min(Math.floor(quantity(node.allocatable.gpu)), indices.length);
     }
-    this.nodes = [...this.entries.values()].map((e) => e.node).sort(compareNodes);
     for (const allocation of allocations) {
-      const entry = this.entries.get(allocation.nodeId);
-      if (entry === undefined) continue;
-      entry.usedCpu += quantity(allocation.resources.cpuMillis);
-      entry.usedMemory += quantity(allocation.resources.memoryBytes);
-      entry.usedGpu += quantity(allocation.resources.gpu);
-      for (const index of allocation.gpuIndices) entry.usedIndices.add(index);
+      const i = this.position.get(allocation.nodeId);
+      if (i === undefined) continue;
+      this.usedCpu[i] = (this.usedCpu[i] as number) + quantity(allocation.resources.cpuMillis);
+      this.usedMemory[i] = (this.usedMemory[i] as number) + quantity(allocation.resources.memoryBytes);
+      this.usedGpu[i] = (this.usedGpu[i] as number) + quantity(allocation.resources.gpu);
+      const used = this.usedIndices[i] as Set<number>;
+      for (const index of allocation.gpuIndices) used.add(index);
     }
+    for (let i = 0; i < n; i++) {
+      const used = this.usedIndices[i] as Set<number>;
+      let free = 0;
+      for (const index of this.indices[i] as readonly number[]) if (!used.has(index)) free++;
+      this.freeIndexCount[i] = free;
+      this.refresh(i);
+    }
+    this.largestCapacities = this.undominatedCapacities();
   }
 
-  private entry(nodeId: string): Entry {
-    const entry = this.entries.get(nodeId);
-    if (entry === undefined) throw new Error(`ledger: unknown node ${nodeId}`);
-    return entry;
+  private undominatedCapacities(): Array<readonly [number, number, number]> {
+    const seen = new Map<string, readonly [number, number, number]>();
+    for (let i = 0; i < this.nodes.length; i++) {
+      const c = [this.capCpu[i] as number, this.capMemory[i] as number, this.capGpu[i] as number] as const;
+      seen.set(c.join(","), c);
+    }
+    const all = [...seen.values()];
+    // Dropping dominated capacities only speeds up anyCouldEverFit; skip it when there are many distinct shapes.
+    if (all.length > 256) return all;
+    return all.filter(
+      (a) => !all.some((b) => b !== a && b[0] >= a[0] && b[1] >= a[1] && b[2] >= a[2]),
+    );
+  }
+
+  /** Recomputes node i's free amounts from its capacity and use. */
+  private refresh(i: number): void {
+    this.freeCpu[i] = Math.max(0, (this.capCpu[i] as number) - (this.usedCpu[i] as number));
+    this.freeMemory[i] = Math.max(0, (this.capMemory[i] as number) - (this.usedMemory[i] as number));
+    this.freeGpu[i] = Math.max(
+      0,
+      Math.min((this.capGpu[i] as number) - (this.usedGpu[i] as number), this.freeIndexCount[i] as number),
+    );
+  }
+
+  private at(nodeId: string): number {
+    const i = this.position.get(nodeId);
+    if (i === undefined) throw new Error(`ledger: unknown node ${nodeId}`);
+    return i;
   }
 
   /** What the node could offer if it were empty. */
   capacity(nodeId: string): Resources {
-    return { ...this.entry(nodeId).capacity };
-  }
-
-  private freeIndices(entry: Entry): number[] {
-    return entry.indices.filter((i) => !entry.usedIndices.has(i));
+    const i = this.at(nodeId);
+    return { cpuMillis: this.capCpu[i] as number, memoryBytes: this.capMemory[i] as number, gpu: this.capGpu[i] as number };
   }
 
   /** What the node can offer now. gpu counts only devices that are free by count and by index. */
   free(nodeId: string): Resources {
-    const e = this.entry(nodeId);
+    const i = this.at(nodeId);
     return {
-      cpuMillis: Math.max(0, e.capacity.cpuMillis - e.usedCpu),
-      memoryBytes: Math.max(0, e.capacity.memoryBytes - e.usedMemory),
-      gpu: Math.max(0, Math.min(e.capacity.gpu - e.usedGpu, this.freeIndices(e).length)),
+      cpuMillis: this.freeCpu[i] as number,
+      memoryBytes: this.freeMemory[i] as number,
+      gpu: this.freeGpu[i] as number,
     };
+  }
+
+  private lackingAt(i: number, request: Resources): Metric | undefined {
+    if (request.cpuMillis > (this.freeCpu[i] as number)) return "cpu";
+    if (request.memoryBytes > (this.freeMemory[i] as number)) return "memory";
+    if (request.gpu > (this.freeGpu[i] as number)) return "gpu";
+    return undefined;
   }
 
   /** The first resource, in the order cpu, memory, gpu, that the node lacks for `request`; undefined if it fits. */
   lacking(nodeId: string, request: Resources): Metric | undefined {
-    const free = this.free(nodeId);
-    if (request.cpuMillis > free.cpuMillis) return "cpu";
-    if (request.memoryBytes > free.memoryBytes) return "memory";
-    if (request.gpu > free.gpu) return "gpu";
-    return undefined;
+    return this.lackingAt(this.at(nodeId), request);
   }
 
   fits(nodeId: string, request: Resources): boolean {
-    return this.lacking(nodeId, request) === undefined;
+    return this.lackingAt(this.at(nodeId), request) === undefined;
   }
 
   /** Whether the node could hold `request` if it were empty. */
   couldEverFit(nodeId: string, request: Resources): boolean {
-    const c = this.entry(nodeId).capacity;
-    return request.cpuMillis <= c.cpuMillis && request.memoryBytes <= c.memoryBytes && request.gpu <= c.gpu;
+    const i = this.at(nodeId);
+    return (
+      request.cpuMillis <= (this.capCpu[i] as number) &&
+      request.memoryBytes <= (this.capMemory[i] as number) &&
+      request.gpu <= (this.capGpu[i] as number)
+    );
+  }
+
+  /** Whether any node, ready or not, could hold `request` if it were empty. */
+  anyCouldEverFit(request: Resources): boolean {
+    return this.largestCapacities.some(
+      (c) => request.cpuMillis <= c[0] && request.memoryBytes <= c[1] && request.gpu <= c[2],
+    );
+  }
+
+  private index(metric: Metric): FreeIndex {
+    const existing = this.indexes[metric];
+    if (existing !== undefined) return existing;
+    const key = metric === "cpu" ? this.freeCpu : metric === "memory" ? this.freeMemory : this.freeGpu;
+    const index = new FreeIndex(key, this.freeCpu, this.freeMemory, this.freeGpu);
+    for (const [i, node] of this.nodes.entries()) if (node.ready) index.insert(i);
+    this.indexes[metric] = index;
+    return index;
+  }
+
+  /**
+   * The ready node `request` fits on that `mode` prefers by free `metric`:
+   * balanced takes the most free, compacted the least free; ties go to the
+   * node first by name, then id. Undefined when it fits on no ready node.
+   */
+  select(mode: AllocationMode, metric: Metric, request: Resources): NodeState | undefined {
+    const index = this.index(metric);
+    const { cpuMillis, memoryBytes, gpu } = request;
+    const i =
+      mode === "single-metric-balanced"
+        ? index.mostFree(cpuMillis, memoryBytes, gpu)
+        : index.leastFree(cpuMillis, memoryBytes, gpu, metric === "cpu" ? cpuMillis : metric === "memory" ? memoryBytes : gpu);
+    return i < 0 ? undefined : this.nodes[i];
+  }
+
+  /** Takes node i out of every index before its amounts change. */
+  private unindex(i: number): void {
+    if (!this.nodes[i]?.ready) return;
+    this.indexes.cpu?.remove(i);
+    this.indexes.memory?.remove(i);
+    this.indexes.gpu?.remove(i);
+  }
+
+  private reindex(i: number): void {
+    if (!this.nodes[i]?.ready) return;
+    this.indexes.cpu?.insert(i);
+    this.indexes.memory?.insert(i);
+    this.indexes.gpu?.insert(i);
   }
 
   /** Books `request` on the node and returns the gpu indices it gets (lowest free first). */
   take(nodeId: string, request: Resources): number[] {
-    const e = this.entry(nodeId);
-    if (!this.fits(nodeId, request)) throw new Error(`ledger: request does not fit on node ${nodeId}`);
-    const indices = this.freeIndices(e).slice(0, request.gpu);
-    this.undo.push({ entry: e, usedCpu: e.usedCpu, usedMemory: e.usedMemory, usedGpu: e.usedGpu, indices });
-    e.usedCpu += request.cpuMillis;
-    e.usedMemory += request.memoryBytes;
-    e.usedGpu += request.gpu;
-    for (const index of indices) e.usedIndices.add(index);
-    return [...indices];
+    const i = this.at(nodeId);
+    if (this.lackingAt(i, request) !== undefined) throw new Error(`ledger: request does not fit on node ${nodeId}`);
+    const used = this.usedIndices[i] as Set<number>;
+    const taken: number[] = [];
+    if (request.gpu > 0) {
+      for (const index of this.indices[i] as readonly number[]) {
+        if (taken.length >= request.gpu) break;
+        if (!used.has(index)) taken.push(index);
+      }
+    }
+    this.undoNode.push(i);
+    this.undoCpu.push(this.usedCpu[i] as number);
+    this.undoMemory.push(this.usedMemory[i] as number);
+    this.undoGpu.push(this.usedGpu[i] as number);
+    this.undoIndices.push(taken.length === 0 ? NO_INDICES : taken);
+    this.unindex(i);
+    this.usedCpu[i] = (this.usedCpu[i] as number) + request.cpuMillis;
+    this.usedMemory[i] = (this.usedMemory[i] as number) + request.memoryBytes;
+    this.usedGpu[i] = (this.usedGpu[i] as number) + request.gpu;
+    for (const index of taken) used.add(index);
+    this.freeIndexCount[i] = (this.freeIndexCount[i] as number) - taken.length;
+    this.refresh(i);
+    this.reindex(i);
+    return taken.length === 0 ? [] : [...taken];
   }
 
   mark(): Mark {
-    return this.undo.length;
+    return this.undoNode.length;
   }
 
   /** Undoes every `take` since `mark`, restoring the exact previous amounts. */
   rollback(mark: Mark): void {
-    while (this.undo.length > mark) {
-      const u = this.undo.pop();
-      if (u === undefined) break;
-      u.entry.usedCpu = u.usedCpu;
-      u.entry.usedMemory = u.usedMemory;
-      u.entry.usedGpu = u.usedGpu;
-      for (const index of u.indices) u.entry.usedIndices.delete(index);
+    while (this.undoNode.length > mark) {
+      const i = this.undoNode.pop() as number;
+      this.unindex(i);
+      this.usedCpu[i] = this.undoCpu.pop() as number;
+      this.usedMemory[i] = this.undoMemory.pop() as number;
+      this.usedGpu[i] = this.undoGpu.pop() as number;
+      const taken = this.undoIndices.pop() ?? NO_INDICES;
+      const used = this.usedIndices[i] as Set<number>;
+      for (const index of taken) used.delete(index);
+      this.freeIndexCount[i] = (this.freeIndexCount[i] as number) + taken.length;
+      this.refresh(i);
+      this.reindex(i);
     }
   }
 }

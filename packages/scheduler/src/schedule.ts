@@ -6,8 +6,7 @@
 
 import { type Explained, explainNeverFits, explainNoNode } from "./explain.js";
 import { Ledger } from "./ledger.js";
-import { metricOf, placementOrder, queueOrder } from "./order.js";
-import { type Candidate, selectNode } from "./select-node.js";
+import { placementOrder, queueOrder } from "./order.js";
 import type { PlacedJob, Placement, Plan, QueuedJob, ScheduleOptions, Snapshot, UnplacedJob } from "./types.js";
 import { validateJob } from "./validate.js";
 
@@ -32,6 +31,7 @@ function placeJob(job: QueuedJob, ledger: Ledger): Outcome {
 
   const order = placementOrder(job.components, job.metric);
   for (const component of order) {
+    if (ledger.anyCouldEverFit(component.resources)) continue;
     const never = explainNeverFits(component, ledger);
     if (never !== undefined) return unplaced(job, never, true);
   }
@@ -39,19 +39,14 @@ function placeJob(job: QueuedJob, ledger: Ledger): Outcome {
   const mark = ledger.mark();
   const byComponent = new Map<string, Placement>();
   for (const component of order) {
-    const candidates: Candidate[] = [];
-    for (const node of ledger.nodes) {
-      if (!node.ready || !ledger.fits(node.id, component.resources)) continue;
-      candidates.push({ node, free: metricOf(ledger.free(node.id), job.metric) });
-    }
-    const chosen = selectNode(job.mode, candidates);
+    const chosen = ledger.select(job.mode, job.metric, component.resources);
     if (chosen === undefined) {
       const explained = explainNoNode(component, ledger, byComponent.size);
       ledger.rollback(mark);
       return unplaced(job, explained, false);
     }
-    const gpuIndices = ledger.take(chosen.node.id, component.resources);
-    byComponent.set(component.id, { componentId: component.id, nodeId: chosen.node.id, gpuIndices });
+    const gpuIndices = ledger.take(chosen.id, component.resources);
+    byComponent.set(component.id, { componentId: component.id, nodeId: chosen.id, gpuIndices });
   }
 
   const placements: Placement[] = [];

@@ -163,6 +163,27 @@ const componentType = z.string().transform((value, ctx) => {
 
 const RESOURCES_HINT = "required; e.g. {cpu: 1, memory: 256m, gpu: 0}";
 
+export const RESTART_POLICIES = ["never", "on-failure", "always"] as const;
+
+/** A backoff such as 500ms, 2s or 1m (a bare number is seconds); at most one hour. */
+const backoff = field((value): number => {
+  if (value === undefined) return 1000;
+  const text = typeof value === "number" ? `${value}s` : value;
+  const m = typeof text === "string" ? /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(text.trim()) : null;
+  const ms = m ? Number(m[1]) * { ms: 1, s: 1000, m: 60_000 }[m[2] as "ms" | "s" | "m"] : Number.NaN;
+  if (!Number.isFinite(ms) || ms > 3_600_000)
+    throw new FieldProblem(`${describeValue(value)} is not a backoff; use e.g. 500ms, 2s or 1m (at most 1 hour)`);
+  return Math.round(ms);
+});
+
+const restart = z
+  .strictObject({
+    policy: oneOf("restart policy", RESTART_POLICIES, "never"),
+    max: wholeNumber(0, 1000, 3),
+    backoff,
+  })
+  .optional();
+
 function componentSchema(runtime: Runtime) {
   return z.strictObject({
     image: image(runtime === "docker"),
@@ -173,6 +194,7 @@ function componentSchema(runtime: Runtime) {
     num: wholeNumber(1, MAX_REPLICAS_PER_COMPONENT, 1),
     mount: z.strictObject({ target: mountTarget }).optional(),
     command: command(runtime === "process"),
+    restart,
   });
 }
 
@@ -258,6 +280,9 @@ export function validateJob(doc: unknown, options: JobOptions): ValidJobSpec {
       mountTarget: component.mount?.target ?? "",
       command: component.command.argv,
       shell: component.command.shell,
+      restart: component.restart
+        ? { policy: component.restart.policy, max: component.restart.max, backoffMs: component.restart.backoff }
+        : { policy: "never", max: 0, backoffMs: 0 },
     })),
     sourceDir: options.sourceDir ?? "",
   };

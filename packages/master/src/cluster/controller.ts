@@ -4,6 +4,7 @@ import { schedule } from "@maro/scheduler";
 import { MaroError } from "../errors.js";
 import { deriveJobState, holdsResources } from "../jobs/lifecycle.js";
 import { containerName, newJob, validateJobSpec } from "../jobs/new-job.js";
+import { decideExit } from "../jobs/restart.js";
 import {
   type ComponentRecord,
   type JobRecord,
@@ -14,6 +15,8 @@ import {
 import type { StateStore } from "../state/store.js";
 import { type DispatchContext, startMessage } from "./dispatch.js";
 import { applyPlan, buildSnapshot } from "./snapshot.js";
+
+const NEVER = { policy: "never", max: 0, backoffMs: 0 } as const;
 
 /** The master's link to one connected agent. */
 export interface AgentSession {
@@ -67,7 +70,12 @@ export class Controller {
   async init(): Promise<void> {
     const loaded = await this.options.store.load();
     this.version = loaded.version;
-    for (const job of loaded.jobs) this.jobs.set(job.name, job);
+    for (const job of loaded.jobs) {
+      this.jobs.set(job.name, job);
+      // Restarts that were waiting when the master stopped go on once nodes are back.
+      for (const c of job.components)
+        if (c.state === "restarting") this.scheduleRestart(job, c, this.options.heartbeatTtlMs);
+    }
     for (const node of loaded.nodes) {
       node.lastHeartbeatMs = this.now() + this.options.heartbeatTtlMs;
       this.nodes.set(node.name, node);
@@ -138,7 +146,7 @@ export class Controller {
     job.stopRequested = true;
     for (const c of job.components) {
       if (c.state === "pending") this.endComponent(c, "killed", "stopped before it was placed");
-      else if (holdsResources(c) && !this.sendStop(c)) this.endComponent(c, "killed", "stopped; its node is down");
+      else if (holdsResources(c)) this.stopComponent(c);
     }
     await this.settle(job);
     return job;
@@ -252,22 +260,60 @@ export class Controller {
       component.oomKilled = status.oomKilled;
       component.outputTail = status.outputTail;
       const stopped = job.stopRequested || TERMINAL_JOB_STATES.has(job.state);
-      const ok = status.state === "exited" && status.hasExitCode && status.exitCode === 0;
       const message =
         status.state === "failed_to_start"
           ? status.message
           : status.oomKilled
             ? "out of memory"
-            : ok
+            : component.exitCode === 0
               ? ""
               : `exit code ${status.exitCode}`;
-      const state = ok ? "succeeded" : stopped ? "killed" : "failed";
-      this.endComponent(component, state, message);
-      this.emit("component", job.name, component.id, nodeName, state, message);
+      const policy = job.spec.components.find((s) => s.type === component.type)?.restart ?? NEVER;
+      const decision =
+        status.state === "failed_to_start"
+          ? ({ action: "failed" } as const)
+          : decideExit(component.exitCode, policy, component.restarts);
+      if (stopped) {
+        this.endComponent(component, component.exitCode === 0 ? "succeeded" : "killed", message);
+      } else if (decision.action === "restart") {
+        component.state = "restarting";
+        component.message = `${message || "exited"}; restart ${component.restarts + 1} of ${policy.max} in ${decision.delayMs} ms`;
+        this.scheduleRestart(job, component, decision.delayMs);
+      } else if (decision.action === "stop-job") {
+        this.endComponent(component, "killed", "exit code 65: stop the whole job");
+        job.stopRequested = true;
+        job.stopReason = `component ${component.id} asked to stop the job (exit code 65)`;
+        for (const c of job.components) {
+          if (c === component) continue;
+          if (c.state === "pending") this.endComponent(c, "killed", "the job was stopped by exit code 65");
+          else if (holdsResources(c)) this.stopComponent(c);
+        }
+      } else {
+        this.endComponent(component, decision.action, message);
+      }
+      this.emit("component", job.name, component.id, nodeName, component.state, component.message);
     } else {
       return;
     }
     await this.settle(job);
+  }
+
+  /** Starts the replica again on its node, with its identity (name, index, env), after the backoff. */
+  private scheduleRestart(job: JobRecord, c: ComponentRecord, delayMs: number): void {
+    const timer = setTimeout(() => {
+      if (c.state !== "restarting" || job.stopRequested || TERMINAL_JOB_STATES.has(job.state)) return;
+      c.restarts += 1;
+      c.state = "starting";
+      this.persist([job])
+        .then(async () => {
+          this.emit("component", job.name, c.id, c.nodeId, "starting", `restart ${c.restarts}`);
+          this.dispatchStart(job, c, await this.pushedImages(job));
+        })
+        .catch((err) =>
+          this.options.log.error("restart failed", { job: job.name, component: c.id, error: String(err) }),
+        );
+    }, delayMs);
+    timer.unref();
   }
 
   // ---- scheduling ----------------------------------------------------------
@@ -342,6 +388,16 @@ export class Controller {
     c.finishedAtMs = this.now();
   }
 
+  /**
+   * Stops a replica that holds resources: one waiting to restart has nothing
+   * running and ends at once; one whose node is unreachable ends as killed;
+   * otherwise its node is told and its exit report ends it.
+   */
+  private stopComponent(c: ComponentRecord): void {
+    if (c.state === "restarting") this.endComponent(c, "killed", "stopped while waiting to restart");
+    else if (!this.sendStop(c)) this.endComponent(c, "killed", "stopped; its node is down");
+  }
+
   /** Returns false when the component's node cannot be reached. */
   private sendStop(c: ComponentRecord): boolean {
     const session = this.sessions.get(c.nodeId);
@@ -360,7 +416,7 @@ export class Controller {
       job.finishedAtMs = this.now();
       for (const c of job.components) {
         if (c.state === "pending") this.endComponent(c, "killed", "job ended before it was placed");
-        else if (holdsResources(c) && !this.sendStop(c)) this.endComponent(c, "killed", "job ended; its node is down");
+        else if (holdsResources(c)) this.stopComponent(c);
       }
     }
     await this.persist([job]);

@@ -32,6 +32,7 @@ export function jobToProto(job: JobRecord, nodeName: (id: string) => string): Jo
       startedAtMs: c.startedAtMs,
       finishedAtMs: c.finishedAtMs,
       resources: c.resources,
+      restarts: c.restarts ?? 0,
     })),
     submittedAtMs: job.submittedAtMs,
     scheduledAtMs: job.scheduledAtMs,

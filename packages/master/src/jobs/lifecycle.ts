@@ -32,12 +32,13 @@ export function deriveJobState(job: JobRecord): DerivedState {
   if (failed) return { state: "failed", reason: describeFailure(failed) };
   const allEnded = job.components.every((c) => TERMINAL_COMPONENT_STATES.has(c.state));
   if (job.stopRequested) {
-    return allEnded ? { state: "killed", reason: "stopped by request" } : { state: job.state, reason: "stopping" };
+    const why = job.stopReason || "stopped by request";
+    return allEnded ? { state: "killed", reason: why } : { state: job.state, reason: `stopping: ${why}` };
   }
   if (job.components.length > 0 && job.components.every((c) => c.state === "succeeded")) {
     return { state: "succeeded", reason: "" };
   }
-  if (job.components.every((c) => c.state === "running" || c.state === "succeeded")) {
+  if (job.components.every((c) => c.state === "running" || c.state === "restarting" || c.state === "succeeded")) {
     return { state: "running", reason: "" };
   }
   if (job.components.every((c) => c.state !== "pending")) return { state: "scheduled", reason: "" };
@@ -46,5 +47,5 @@ export function deriveJobState(job: JobRecord): DerivedState {
 
 /** Components still holding resources on a node. */
 export function holdsResources(c: ComponentRecord): boolean {
-  return c.state === "starting" || c.state === "running";
+  return c.state === "starting" || c.state === "running" || c.state === "restarting";
 }

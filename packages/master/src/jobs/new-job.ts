@@ -2,7 +2,13 @@ import { randomUUID } from "node:crypto";
 import { isAbsolute, normalize } from "node:path";
 import type { JobSpecOut } from "@maro/proto";
 import { MaroError } from "../errors.js";
-import type { ComponentRecord, ComponentSpecRecord, JobRecord, JobSpecRecord } from "../state/records.js";
+import type {
+  ComponentRecord,
+  ComponentSpecRecord,
+  JobRecord,
+  JobSpecRecord,
+  RestartPolicyRecord,
+} from "../state/records.js";
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const MODES = new Set(["single-metric-balanced", "single-metric-compacted"]);
@@ -11,6 +17,7 @@ export const MAX_COMPONENTS = 10_000;
 /** One million cores and 1024 GPUs per component: past any real node, short of float trouble. */
 const MAX_CPU_MILLIS = 1_000_000_000;
 const MAX_GPUS = 1024;
+const POLICIES = new Set(["never", "on-failure", "always"]);
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is refused
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
@@ -59,9 +66,21 @@ export function validateJobSpec(spec: JobSpecOut | null | undefined): JobSpecRec
       problems.push(
         `${at}.mount.target: ${JSON.stringify(c.mountTarget)} must be an absolute path other than /, without '..', ':' or control characters`,
       );
+    const restart = c.restart ?? { policy: "", max: 0, backoffMs: 0 };
+    const policy = restart.policy || "never";
+    if (!POLICIES.has(policy))
+      problems.push(`${at}.restart.policy: ${JSON.stringify(policy)} is not never, on-failure or always`);
+    if (!wholeIn(restart.max, 0, 1000)) problems.push(`${at}.restart.max: must be a whole number from 0 to 1000`);
+    if (!wholeIn(Number(restart.backoffMs), 0, 3_600_000))
+      problems.push(`${at}.restart.backoff: must be from 0 to 1 hour`);
     if (c.shell && c.command.length !== 1) problems.push(`${at}.command: a shell command is exactly one string`);
     if (c.command.join(" ").length > MAX_COMMAND_BYTES) problems.push(`${at}.command: longer than 64 KiB`);
     return {
+      restart: {
+        policy: policy as RestartPolicyRecord["policy"],
+        max: restart.max,
+        backoffMs: Number(restart.backoffMs),
+      },
       type: c.type,
       image: c.image,
       resources: { cpuMillis: r.cpuMillis, memoryBytes: r.memoryBytes, gpu: r.gpu },
@@ -108,6 +127,7 @@ export function newJob(spec: JobSpecRecord, nowMs: number): JobRecord {
         outputTail: "",
         startedAtMs: 0,
         finishedAtMs: 0,
+        restarts: 0,
       });
     }
   }

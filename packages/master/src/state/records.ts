@@ -3,7 +3,15 @@ import type { Resources } from "@maro/scheduler";
 // The master's persisted records. Plain JSON so Redis holds exactly these.
 
 export type JobState = "pending" | "scheduled" | "running" | "succeeded" | "failed" | "killed";
-export type ComponentState = "pending" | "starting" | "running" | "succeeded" | "failed" | "killed" | "lost";
+export type ComponentState =
+  | "pending"
+  | "starting"
+  | "running"
+  | "restarting"
+  | "succeeded"
+  | "failed"
+  | "killed"
+  | "lost";
 export type NodeStateName = "ready" | "down";
 
 export const TERMINAL_JOB_STATES: ReadonlySet<JobState> = new Set(["succeeded", "failed", "killed"]);
@@ -14,7 +22,14 @@ export const TERMINAL_COMPONENT_STATES: ReadonlySet<ComponentState> = new Set([
   "lost",
 ]);
 
+export interface RestartPolicyRecord {
+  policy: "never" | "on-failure" | "always";
+  max: number;
+  backoffMs: number;
+}
+
 export interface ComponentSpecRecord {
+  restart: RestartPolicyRecord;
   type: string;
   image: string;
   resources: Resources;
@@ -48,6 +63,8 @@ export interface ComponentRecord {
   outputTail: string;
   startedAtMs: number;
   finishedAtMs: number;
+  /** Times this replica was restarted by its policy. */
+  restarts: number;
 }
 
 export interface JobRecord {
@@ -58,6 +75,8 @@ export interface JobRecord {
   spec: JobSpecRecord;
   components: ComponentRecord[];
   stopRequested: boolean;
+  /** Why the stop was requested, when not by a user (e.g. a component's exit code 65). */
+  stopReason?: string;
   submittedAtMs: number;
   scheduledAtMs: number;
   finishedAtMs: number;

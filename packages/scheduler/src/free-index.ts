@@ -157,6 +157,17 @@ export class FreeIndex {
     this.root = this.removeAt(this.root, x);
   }
 
+  private refreshAt(t: number, x: number): void {
+    if (t === NONE) throw new Error(`free index: node ${x} is not indexed`);
+    if (t !== x) this.refreshAt(this.before(x, t) ? (this.left[t] as number) : (this.right[t] as number), x);
+    this.pull(t);
+  }
+
+  /** Recomputes the maxima above node `x` after its other amounts changed; its key must not have changed. */
+  refresh(x: number): void {
+    this.refreshAt(this.root, x);
+  }
+
   private subtreeMayFit(t: number): boolean {
     return (
       (this.maxCpu[t] as number) >= this.needCpu &&

@@ -120,9 +120,7 @@ export class Ledger implements CapacityView {
     const all = [...seen.values()];
     // Dropping dominated capacities only speeds up anyCouldEverFit; skip it when there are many distinct shapes.
     if (all.length > 256) return all;
-    return all.filter(
-      (a) => !all.some((b) => b !== a && b[0] >= a[0] && b[1] >= a[1] && b[2] >= a[2]),
-    );
+    return all.filter((a) => !all.some((b) => b !== a && b[0] >= a[0] && b[1] >= a[1] && b[2] >= a[2]));
   }
 
   /** Recomputes node i's free amounts from its capacity and use. */
@@ -144,7 +142,11 @@ export class Ledger implements CapacityView {
   /** What the node could offer if it were empty. */
   capacity(nodeId: string): Resources {
     const i = this.at(nodeId);
-    return { cpuMillis: this.capCpu[i] as number, memoryBytes: this.capMemory[i] as number, gpu: this.capGpu[i] as number };
+    return {
+      cpuMillis: this.capCpu[i] as number,
+      memoryBytes: this.capMemory[i] as number,
+      gpu: this.capGpu[i] as number,
+    };
   }
 
   /** What the node can offer now. gpu counts only devices that are free by count and by index. */
@@ -211,23 +213,51 @@ export class Ledger implements CapacityView {
     const i =
       mode === "single-metric-balanced"
         ? index.mostFree(cpuMillis, memoryBytes, gpu)
-        : index.leastFree(cpuMillis, memoryBytes, gpu, metric === "cpu" ? cpuMillis : metric === "memory" ? memoryBytes : gpu);
+        : index.leastFree(
+            cpuMillis,
+            memoryBytes,
+            gpu,
+            metric === "cpu" ? cpuMillis : metric === "memory" ? memoryBytes : gpu,
+          );
     return i < 0 ? undefined : this.nodes[i];
   }
 
-  /** Takes node i out of every index before its amounts change. */
-  private unindex(i: number): void {
-    if (!this.nodes[i]?.ready) return;
-    this.indexes.cpu?.remove(i);
-    this.indexes.memory?.remove(i);
-    this.indexes.gpu?.remove(i);
-  }
-
-  private reindex(i: number): void {
-    if (!this.nodes[i]?.ready) return;
-    this.indexes.cpu?.insert(i);
-    this.indexes.memory?.insert(i);
-    this.indexes.gpu?.insert(i);
+  /**
+   * Sets node i's use and keeps the indexes current: an index whose key (free
+   * amount of its metric) changes gets the node removed and re-inserted; the
+   * others only recompute the maxima on the node's path.
+   */
+  private setUse(i: number, cpu: number, memory: number, gpu: number, freeIndices: number): void {
+    const indexed = this.nodes[i]?.ready === true;
+    const oldCpu = this.freeCpu[i] as number;
+    const oldMemory = this.freeMemory[i] as number;
+    const oldGpu = this.freeGpu[i] as number;
+    this.usedCpu[i] = cpu;
+    this.usedMemory[i] = memory;
+    this.usedGpu[i] = gpu;
+    this.freeIndexCount[i] = freeIndices;
+    if (!indexed) {
+      this.refresh(i);
+      return;
+    }
+    const { cpu: byCpu, memory: byMemory, gpu: byGpu } = this.indexes;
+    // Removal searches by the old key, so it happens before the free amounts are rewritten.
+    const newCpu = Math.max(0, (this.capCpu[i] as number) - cpu);
+    const newMemory = Math.max(0, (this.capMemory[i] as number) - memory);
+    const newGpu = Math.max(0, Math.min((this.capGpu[i] as number) - gpu, freeIndices));
+    const movesCpu = newCpu !== oldCpu;
+    const movesMemory = newMemory !== oldMemory;
+    const movesGpu = newGpu !== oldGpu;
+    if (movesCpu) byCpu?.remove(i);
+    if (movesMemory) byMemory?.remove(i);
+    if (movesGpu) byGpu?.remove(i);
+    this.refresh(i);
+    if (movesCpu) byCpu?.insert(i);
+    else byCpu?.refresh(i);
+    if (movesMemory) byMemory?.insert(i);
+    else byMemory?.refresh(i);
+    if (movesGpu) byGpu?.insert(i);
+    else byGpu?.refresh(i);
   }
 
   /** Books `request` on the node and returns the gpu indices it gets (lowest free first). */
@@ -247,14 +277,14 @@ export class Ledger implements CapacityView {
     this.undoMemory.push(this.usedMemory[i] as number);
     this.undoGpu.push(this.usedGpu[i] as number);
     this.undoIndices.push(taken.length === 0 ? NO_INDICES : taken);
-    this.unindex(i);
-    this.usedCpu[i] = (this.usedCpu[i] as number) + request.cpuMillis;
-    this.usedMemory[i] = (this.usedMemory[i] as number) + request.memoryBytes;
-    this.usedGpu[i] = (this.usedGpu[i] as number) + request.gpu;
     for (const index of taken) used.add(index);
-    this.freeIndexCount[i] = (this.freeIndexCount[i] as number) - taken.length;
-    this.refresh(i);
-    this.reindex(i);
+    this.setUse(
+      i,
+      (this.usedCpu[i] as number) + request.cpuMillis,
+      (this.usedMemory[i] as number) + request.memoryBytes,
+      (this.usedGpu[i] as number) + request.gpu,
+      (this.freeIndexCount[i] as number) - taken.length,
+    );
     return taken.length === 0 ? [] : [...taken];
   }
 
@@ -266,16 +296,13 @@ export class Ledger implements CapacityView {
   rollback(mark: Mark): void {
     while (this.undoNode.length > mark) {
       const i = this.undoNode.pop() as number;
-      this.unindex(i);
-      this.usedCpu[i] = this.undoCpu.pop() as number;
-      this.usedMemory[i] = this.undoMemory.pop() as number;
-      this.usedGpu[i] = this.undoGpu.pop() as number;
       const taken = this.undoIndices.pop() ?? NO_INDICES;
       const used = this.usedIndices[i] as Set<number>;
       for (const index of taken) used.delete(index);
-      this.freeIndexCount[i] = (this.freeIndexCount[i] as number) + taken.length;
-      this.refresh(i);
-      this.reindex(i);
+      const cpu = this.undoCpu.pop() as number;
+      const memory = this.undoMemory.pop() as number;
+      const gpu = this.undoGpu.pop() as number;
+      this.setUse(i, cpu, memory, gpu, (this.freeIndexCount[i] as number) + taken.length);
     }
   }
 }

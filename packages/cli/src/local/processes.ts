@@ -1,8 +1,8 @@
 import { spawn } from "node:child_process";
 import { closeSync, existsSync, openSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { createServer } from "node:net";
 import { dirname, join } from "node:path";
+import { freePort } from "@maro/proto";
 import { CliError } from "../errors.js";
 
 const require = createRequire(import.meta.url);
@@ -83,19 +83,6 @@ export function tailFile(file: string, lines = 8): string {
   } catch {
     return "";
   }
-}
-
-/** A port free on host right now (bind port 0, read it, release it). */
-export function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, host, () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** The port itself, or a free one for 0: ports are fixed once so a restarted master keeps its addresses. */

@@ -1,9 +1,10 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { connect, createServer, isIP } from "node:net";
+import { connect, isIP } from "node:net";
 import { userInfo } from "node:os";
 import { join, resolve } from "node:path";
+import { freePort } from "@maro/proto";
 import { pidFromFile, processesReferencing, terminate, waitGone } from "./processes.js";
 
 /*
@@ -178,19 +179,6 @@ export function renderSmbConf(p: SmbConfParams): string {
     "",
   ];
   return lines.join("\n");
-}
-
-/** Finds a free TCP port on host by binding port 0. */
-async function freePort(host: string): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, host, () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolvePort(port));
-    });
-  });
 }
 
 /** Values go into smb.conf lines: no line breaks, no "%" (Samba's substitutions), no edge whitespace. */

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
+import { freePort } from "@maro/proto";
 import { Redis } from "ioredis";
 import { loadOrCreateSecret } from "./secret-file.js";
 
@@ -26,19 +26,6 @@ export interface RunningRedis {
   stop(): Promise<void>;
   /** Called when redis-server exits without stop() being called. */
   onUnexpectedExit(listener: (code: number | null) => void): void;
-}
-
-/** Finds a free TCP port on host by binding port 0. */
-export async function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, host, () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /**

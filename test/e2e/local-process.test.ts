@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { json, maro } from "../support/cli.js";
 import { listening, pidAlive, processesWithEnv } from "../support/cluster-files.js";
-import { tempDir } from "../support/tmp.js";
+import { eventually, tempDir } from "../support/tmp.js";
 
 interface ComponentJson {
   id: string;
@@ -97,6 +97,21 @@ describe("a local cluster on the process runtime", () => {
     assert.equal(done.state, "succeeded");
     assert.equal(done.components[0]?.restarts, 1);
     assert.match(done.components[0]?.outputTail ?? "", new RegExp(`w-0 ${done.components[0]?.containerName}`));
+    const logged = await eventually(
+      async () => {
+        const out = (await maro(home.path, ["grass", "job", "logs", "peers", "flaky", "-o", "json"])).stdout;
+        const l = out.trim().split("\n").filter(Boolean);
+        return l.length >= 2 ? l : null;
+      },
+      10_000,
+      "both runs' lines",
+    );
+    await new Promise((r) => setTimeout(r, 500));
+    const again = (await maro(home.path, ["grass", "job", "logs", "peers", "flaky", "-o", "json"])).stdout
+      .trim()
+      .split("\n");
+    assert.equal(again.length, 2, `each run's line exactly once: ${again.join(" | ")}`);
+    assert.equal(logged.length, 2);
   });
 
   test("a bad job file is refused with every problem by YAML path, exit 2, and nothing is submitted", async () => {

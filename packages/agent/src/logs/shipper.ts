@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, renameSync, watch, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, statSync, watch, writeFileSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "@maro/proto";
@@ -59,8 +59,16 @@ export class LogShipper {
 
   /** Starts shipping a container's file under tag maro.<job>.<container>. */
   track(container: string, job: string): void {
-    if (!this.tracked.has(container))
-      this.tracked.set(container, { container, tag: `maro.${job}.${container}`, offset: 0, ended: false });
+    const known = this.tracked.get(container);
+    if (known) {
+      // A restart of a replica whose earlier output is still being shipped: go on from there.
+      known.ended = false;
+    } else {
+      // A restart appends to the same file: what is already there was shipped before.
+      const file = join(this.options.logsDir, `${container}.log`);
+      const offset = existsSync(file) ? statSync(file).size : 0;
+      this.tracked.set(container, { container, tag: `maro.${job}.${container}`, offset, ended: false });
+    }
     this.save();
     this.kick();
   }

@@ -54,6 +54,8 @@ export class Controller {
   private readonly jobs = new Map<string, JobRecord>();
   private readonly nodes = new Map<string, NodeRecord>();
   private readonly sessions = new Map<string, AgentSession>();
+  /** Container name → its job and replica: status reports are looked up here, not by a scan. */
+  private readonly byContainer = new Map<string, { job: JobRecord; component: ComponentRecord }>();
   private version = 0;
   private writes: Promise<unknown> = Promise.resolve();
   private scheduleQueued = false;
@@ -72,6 +74,7 @@ export class Controller {
     this.version = loaded.version;
     for (const job of loaded.jobs) {
       this.jobs.set(job.name, job);
+      this.indexContainers(job);
       // Restarts that were waiting when the master stopped go on once nodes are back.
       for (const c of job.components)
         if (c.state === "restarting") this.scheduleRestart(job, c, this.options.heartbeatTtlMs);
@@ -133,6 +136,8 @@ export class Controller {
         `job "${spec.name}" is ${existing.state}; stop it first (maro grass job stop) or choose another name`,
       );
     const job = newJob(spec, this.now());
+    // A finished job of the same name is replaced: its containers are no longer known.
+    for (const c of existing?.components ?? []) this.byContainer.delete(c.containerName);
     this.jobs.set(job.name, job);
     await this.persist([job]);
     this.emit("job", job.name, "", "", "pending", "submitted");
@@ -144,10 +149,7 @@ export class Controller {
     const job = this.getJob(name);
     if (TERMINAL_JOB_STATES.has(job.state)) return job;
     job.stopRequested = true;
-    for (const c of job.components) {
-      if (c.state === "pending") this.endComponent(c, "killed", "stopped before it was placed");
-      else if (holdsResources(c)) this.stopComponent(c);
-    }
+    this.stopRest(job, "stopped before it was placed");
     await this.settle(job);
     return job;
   }
@@ -283,11 +285,7 @@ export class Controller {
         this.endComponent(component, "killed", "exit code 65: stop the whole job");
         job.stopRequested = true;
         job.stopReason = `component ${component.id} asked to stop the job (exit code 65)`;
-        for (const c of job.components) {
-          if (c === component) continue;
-          if (c.state === "pending") this.endComponent(c, "killed", "the job was stopped by exit code 65");
-          else if (holdsResources(c)) this.stopComponent(c);
-        }
+        this.stopRest(job, "the job was stopped by exit code 65");
       } else {
         this.endComponent(component, decision.action, message);
       }
@@ -339,6 +337,7 @@ export class Controller {
       return containerName(this.options.dispatch.clusterName, job, c);
     });
     if (applied.changed.length === 0) return;
+    for (const job of applied.placed) this.indexContainers(job);
     await this.persist(applied.changed);
     for (const job of applied.placed) {
       this.emit("job", job.name, "", "", "scheduled", "");
@@ -375,17 +374,27 @@ export class Controller {
 
   // ---- helpers -------------------------------------------------------------
 
+  private indexContainers(job: JobRecord): void {
+    for (const component of job.components)
+      if (component.containerName) this.byContainer.set(component.containerName, { job, component });
+  }
+
   private findByContainer(name: string): { job: JobRecord; component: ComponentRecord } | undefined {
-    if (!name) return undefined;
-    for (const job of this.jobs.values())
-      for (const component of job.components) if (component.containerName === name) return { job, component };
-    return undefined;
+    return name ? this.byContainer.get(name) : undefined;
   }
 
   private endComponent(c: ComponentRecord, state: ComponentRecord["state"], message: string): void {
     c.state = state;
     c.message = message;
     c.finishedAtMs = this.now();
+  }
+
+  /** Ends the job's unplaced replicas and stops the ones that hold resources. */
+  private stopRest(job: JobRecord, unplacedReason: string): void {
+    for (const c of job.components) {
+      if (c.state === "pending") this.endComponent(c, "killed", unplacedReason);
+      else if (holdsResources(c)) this.stopComponent(c);
+    }
   }
 
   /**
@@ -414,10 +423,7 @@ export class Controller {
     job.reason = derived.reason;
     if (TERMINAL_JOB_STATES.has(job.state) && before !== job.state) {
       job.finishedAtMs = this.now();
-      for (const c of job.components) {
-        if (c.state === "pending") this.endComponent(c, "killed", "job ended before it was placed");
-        else if (holdsResources(c)) this.stopComponent(c);
-      }
+      this.stopRest(job, "job ended before it was placed");
     }
     await this.persist([job]);
     if (before !== job.state) this.emit("job", job.name, "", "", job.state, job.reason);

@@ -1,35 +1,52 @@
-/** A byte-progress line on stderr: redrawn in place on a terminal, a line per 10% otherwise. */
-export class ByteProgress {
-  private done = 0;
-  private lastDecile = -1;
+export function formatBytes(bytes: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+/** Upload progress on stderr: \r-updates on a terminal, else a line per 10%. */
+export class Progress {
   private readonly started = Date.now();
-  private readonly tty = Boolean(process.stderr.isTTY);
+  private lastDraw = 0;
+  private lastDecile = -1;
+  private open = false;
 
   constructor(
     private readonly label: string,
     private readonly total: number,
-    private readonly quiet = false,
+    private readonly out: NodeJS.WriteStream = process.stderr,
   ) {}
 
-  add(bytes: number): void {
-    this.done += bytes;
-    if (this.quiet) return;
-    const pct = this.total > 0 ? Math.floor((this.done / this.total) * 100) : 100;
-    if (this.tty) process.stderr.write(`\r${this.line(pct)}`);
-    else if (Math.floor(pct / 10) > this.lastDecile) {
-      this.lastDecile = Math.floor(pct / 10);
-      process.stderr.write(`${this.line(pct)}\n`);
+  update(done: number, final = false): void {
+    const percent = this.total > 0 ? Math.floor((done / this.total) * 100) : 100;
+    const seconds = Math.max((Date.now() - this.started) / 1000, 0.001);
+    const line =
+      `${this.label}: ${String(percent).padStart(3)}% ` +
+      `(${formatBytes(done)} of ${formatBytes(this.total)}, ${(done / 1024 / 1024 / seconds).toFixed(1)} MiB/s)`;
+    if (this.out.isTTY) {
+      const now = Date.now();
+      if (!final && now - this.lastDraw < 100) return;
+      this.lastDraw = now;
+      this.out.write(`\r${line}\x1b[K${final ? "\n" : ""}`);
+      this.open = !final;
+      return;
+    }
+    const decile = Math.floor(percent / 10);
+    if (decile > this.lastDecile) {
+      this.lastDecile = decile;
+      this.out.write(`${line}\n`);
     }
   }
 
-  finish(): void {
-    if (!this.quiet && this.tty) process.stderr.write(`\r${this.line(100)}\n`);
-  }
-
-  private line(pct: number): string {
-    const secs = Math.max(0.001, (Date.now() - this.started) / 1000);
-    const mib = this.done / 1024 / 1024;
-    return `${this.label}: ${pct}% (${mib.toFixed(1)} MiB, ${(mib / secs).toFixed(1)} MiB/s)`;
+  /** Ends a half-drawn terminal line, so what follows starts on its own line. */
+  interrupt(): void {
+    if (this.open) this.out.write("\n");
+    this.open = false;
   }
 }
 

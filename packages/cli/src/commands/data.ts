@@ -8,7 +8,7 @@ import type { Command } from "commander";
 import { fromGrpcError } from "../client.js";
 import { CliError, EXIT } from "../errors.js";
 import { printJson, table } from "../output.js";
-import { ByteProgress } from "../progress.js";
+import { Progress } from "../progress.js";
 import { type OutputOption, outputFormat, withMaster } from "./context.js";
 
 const CHUNK = 1024 * 1024;
@@ -57,7 +57,8 @@ function write(stream: ClientWritableStream<FileChunk>, chunk: FileChunk): Promi
 async function push(api: import("../client.js").MasterApi, local: string, remote: string, quiet: boolean) {
   const files = await localFiles(resolve(local));
   const total = files.reduce((n, f) => n + f.size, 0);
-  const progress = new ByteProgress(`push ${local}`, total, quiet);
+  const progress = quiet ? null : new Progress(`push ${local}`, total);
+  let sent = 0;
   const cleanRemote = remote.replace(/\/+$/g, "");
   const result = new Promise<DataPushResponseOut>((ok, fail) => {
     const stream = api.client.DataPush((err: ServiceError | null, res?: DataPushResponseOut) =>
@@ -71,18 +72,23 @@ async function push(api: import("../client.js").MasterApi, local: string, remote
         for await (const data of createReadStream(f.file, { highWaterMark: CHUNK }) as AsyncIterable<Buffer>) {
           hash.update(data);
           await write(stream, { data });
-          progress.add(data.length);
+          sent += data.length;
+          progress?.update(sent);
         }
         await write(stream, { end: { sha256: hash.digest("hex") } });
       }
       stream.end();
     })().catch((err: unknown) => {
+      progress?.interrupt();
       stream.cancel();
       fail(err);
     });
   });
-  const res = await result;
-  progress.finish();
+  const res = await result.catch((err: unknown) => {
+    progress?.interrupt();
+    throw err;
+  });
+  progress?.update(sent, true);
   return res;
 }
 
@@ -92,7 +98,6 @@ async function pull(api: import("../client.js").MasterApi, remote: string, local
   let current: { final: string; temp: string; handle: FileHandle; hash: ReturnType<typeof createHash> } | null = null;
   let files = 0;
   let bytes = 0;
-  const progress = new ByteProgress(`pull ${remote}`, 0, true);
   try {
     for await (const chunk of stream as AsyncIterable<FileChunkOut>) {
       if (chunk.header) {
@@ -105,7 +110,6 @@ async function pull(api: import("../client.js").MasterApi, remote: string, local
         current.hash.update(chunk.data);
         await current.handle.write(chunk.data);
         bytes += chunk.data.length;
-        progress.add(chunk.data.length);
       } else if (chunk.end && current) {
         await current.handle.close();
         if (current.hash.digest("hex") !== chunk.end.sha256) {

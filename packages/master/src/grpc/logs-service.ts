@@ -9,6 +9,29 @@ import type { AdminGuard } from "./guard.js";
 /** How long `logs -f` keeps reading after its job ended: lines still in flight from the nodes. */
 const DRAIN_AFTER_END_MS = 1500;
 
+/** Keeps the last n items pushed (all of them when n is 0), in O(1) per push. */
+class LastLines {
+  private readonly items: StoredLine[] = [];
+  private start = 0;
+
+  constructor(private readonly n: number) {}
+
+  push(item: StoredLine): void {
+    if (this.n > 0 && this.items.length === this.n) {
+      this.items[this.start] = item;
+      this.start = (this.start + 1) % this.n;
+    } else this.items.push(item);
+  }
+
+  /** The kept items in order; empties the buffer. */
+  take(): StoredLine[] {
+    const out = [...this.items.slice(this.start), ...this.items.slice(0, this.start)];
+    this.items.length = 0;
+    this.start = 0;
+    return out;
+  }
+}
+
 function send(call: ServerWritableStream<unknown, LogLine>, line: LogLine): Promise<void> {
   if (call.write(line)) return Promise.resolve();
   return new Promise((r) => call.once("drain", () => r()));
@@ -44,13 +67,10 @@ export function logsHandlers(
       const stop = new AbortController();
       call.on("cancelled", () => stop.abort());
       if (!req.follow) {
-        const lines: StoredLine[] = [];
-        for await (const l of store.read(job.name, { sinceMs: Number(req.sinceMs) || undefined })) {
-          if (!keep(l)) continue;
-          lines.push(l);
-          if (req.tail > 0 && lines.length > req.tail) lines.shift();
-        }
-        for (const l of lines) await send(call, toLine(l));
+        const lines = new LastLines(req.tail);
+        for await (const l of store.read(job.name, { sinceMs: Number(req.sinceMs) || undefined }))
+          if (keep(l)) lines.push(l);
+        for (const l of lines.take()) await send(call, toLine(l));
         return;
       }
       // Follow: end once the job has ended and its last lines had time to arrive.
@@ -61,23 +81,19 @@ export function logsHandlers(
       controller.events.on("event", onEvent);
       if (TERMINAL_JOB_STATES.has(controller.getJob(job.name).state)) endSoon();
       try {
-        const backlog: StoredLine[] = [];
+        const backlog = new LastLines(req.tail);
         let live = false;
         for await (const item of store.follow(job.name, { sinceMs: Number(req.sinceMs) || undefined }, stop.signal)) {
           if (item === CAUGHT_UP) {
             live = true;
-            for (const l of backlog) await send(call, toLine(l));
-            backlog.length = 0;
+            for (const l of backlog.take()) await send(call, toLine(l));
             continue;
           }
           if (!keep(item)) continue;
           if (live) await send(call, toLine(item));
-          else {
-            backlog.push(item);
-            if (req.tail > 0 && backlog.length > req.tail) backlog.shift();
-          }
+          else backlog.push(item);
         }
-        for (const l of backlog) await send(call, toLine(l));
+        for (const l of backlog.take()) await send(call, toLine(l));
       } finally {
         controller.events.off("event", onEvent);
       }

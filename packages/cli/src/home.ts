@@ -1,6 +1,7 @@
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
+import { isDnsLabel } from "@maro/proto";
 import type { AdminTls } from "./client.js";
 import { CliError, EXIT } from "./errors.js";
 
@@ -24,10 +25,8 @@ export function clusterDir(name: string): string {
   return join(maroHome(), "clusters", name);
 }
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-
 export function checkClusterName(name: string): string {
-  if (!DNS_LABEL.test(name))
+  if (!isDnsLabel(name))
     throw new CliError(`cluster name "${name}" is not a DNS label (lowercase letters, digits, '-')`, EXIT.USAGE);
   return name;
 }

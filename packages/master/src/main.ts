@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { createLogger } from "@maro/proto";
+import { createLogger, isDnsLabel } from "@maro/proto";
 import { startMaster } from "./server.js";
 import { MASTER_VERSION } from "./version.js";
 
@@ -75,7 +75,7 @@ async function main() {
   }
   const str = (k: string) => (typeof v[k] === "string" ? (v[k] as string) : undefined);
   const cluster = str("cluster") ?? fail("--cluster is required");
-  if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(cluster)) fail(`--cluster: "${cluster}" is not a DNS label`);
+  if (!isDnsLabel(cluster)) fail(`--cluster: "${cluster}" is not a DNS label`);
   const dataDir = str("data-dir") ?? fail("--data-dir is required");
   const tlsDir = str("tls-dir") ?? fail("--tls-dir is required: the master only speaks TLS");
   const heartbeatIntervalMs = int("heartbeat-interval", str("heartbeat-interval"), 1000, 50, 60_000);

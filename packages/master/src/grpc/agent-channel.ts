@@ -8,7 +8,7 @@ import type {
   Logger,
   MasterMessage,
 } from "@maro/proto";
-import { PROTOCOL_VERSION } from "@maro/proto";
+import { isDnsLabel, PROTOCOL_VERSION } from "@maro/proto";
 import type { AgentSession, Controller } from "../cluster/controller.js";
 import { describe, toGrpcError } from "../errors.js";
 import { requireIdentity } from "../security/identity.js";
@@ -22,8 +22,6 @@ export function peerAddress(peer: string): string {
   const i = bare.lastIndexOf(":");
   return i > 0 ? bare.slice(0, i) : bare;
 }
-
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 export interface AgentChannelOptions {
   clusterId: string;
@@ -60,7 +58,7 @@ export function registerProblem(
       code: "PERMISSION_DENIED",
       message: `the certificate of node "${identity.name}" cannot register node "${reg.nodeName}"`,
     };
-  if (!DNS_LABEL.test(reg.nodeName))
+  if (!isDnsLabel(reg.nodeName))
     return { code: "INVALID_ARGUMENT", message: `node name "${reg.nodeName}" is not a DNS label` };
   const r = reg.allocatable;
   const safe = (n: number) => Number.isSafeInteger(n) && n >= 0;

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { isAbsolute, normalize } from "node:path";
 import type { JobSpecOut } from "@maro/proto";
+import { isDnsLabel } from "@maro/proto";
 import { MaroError } from "../errors.js";
 import type {
   ComponentRecord,
@@ -10,7 +11,6 @@ import type {
   RestartPolicyRecord,
 } from "../state/records.js";
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const MODES = new Set(["single-metric-balanced", "single-metric-compacted"]);
 const METRICS = new Set(["cpu", "memory", "gpu"]);
 export const MAX_COMPONENTS = 10_000;
@@ -38,7 +38,7 @@ const MAX_COMMAND_BYTES = 64 * 1024;
 export function validateJobSpec(spec: JobSpecOut | null | undefined): JobSpecRecord {
   const problems: string[] = [];
   if (!spec) throw new MaroError("INVALID_ARGUMENT", "spec: required");
-  if (!DNS_LABEL.test(spec.name))
+  if (!isDnsLabel(spec.name))
     problems.push(`name: ${JSON.stringify(spec.name)} is not a DNS label (a-z, 0-9, '-', ≤63)`);
   const mode = spec.allocationMode || "single-metric-balanced";
   const metric = spec.allocationMetric || "cpu";
@@ -48,8 +48,8 @@ export function validateJobSpec(spec: JobSpecOut | null | undefined): JobSpecRec
   const seen = new Set<string>();
   let total = 0;
   const components: ComponentSpecRecord[] = spec.components.map((c) => {
-    const at = `components.${DNS_LABEL.test(c.type) ? c.type : JSON.stringify(c.type)}`;
-    if (!DNS_LABEL.test(c.type)) problems.push(`${at}: type ${JSON.stringify(c.type)} is not a DNS label`);
+    const at = `components.${isDnsLabel(c.type) ? c.type : JSON.stringify(c.type)}`;
+    if (!isDnsLabel(c.type)) problems.push(`${at}: type ${JSON.stringify(c.type)} is not a DNS label`);
     if (seen.has(c.type)) problems.push(`${at}: duplicate component type`);
     seen.add(c.type);
     const r = c.resources ?? { cpuMillis: 0, memoryBytes: 0, gpu: 0 };

@@ -1,9 +1,15 @@
 import { type CertBundle, joinSecretMatches, newJoinToken, parseJoinToken, signCsr } from "@maro/pki";
-import { type JoinRequestOut, type JoinResponse, type JoinToken, type Logger, PROTOCOL_VERSION } from "@maro/proto";
+import {
+  isDnsLabel,
+  type JoinRequestOut,
+  type JoinResponse,
+  type JoinToken,
+  type Logger,
+  PROTOCOL_VERSION,
+} from "@maro/proto";
 import { MaroError } from "../errors.js";
 import type { StateStore } from "../state/store.js";
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const MAX_CSR_BYTES = 16 * 1024;
 
 /** Join tokens and node enrolment: a valid token and a CSR in, a node certificate out. */
@@ -43,7 +49,7 @@ export class Enrolment {
       );
     if (req.clusterName !== this.clusterName)
       refuse("wrong cluster", `this master runs cluster "${this.clusterName}", not "${req.clusterName}"`);
-    if (!DNS_LABEL.test(req.nodeName))
+    if (!isDnsLabel(req.nodeName))
       throw new MaroError("INVALID_ARGUMENT", `node name "${req.nodeName}" is not a DNS label`);
     if (req.csrPem.length > MAX_CSR_BYTES) throw new MaroError("INVALID_ARGUMENT", "csr_pem: larger than 16 KiB");
     let secret: string;

@@ -89,6 +89,9 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
       redis: store.redis,
       cluster: meta.name,
     });
+    // Pushes cut off by a crash leave temporary files; nothing can be pushing yet.
+    const swept = await images.sweepPartials();
+    if (swept > 0) log.info("removed unfinished image uploads", { count: swept });
     const controller = new Controller({
       store,
       log,

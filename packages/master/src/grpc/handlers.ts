@@ -10,6 +10,9 @@ import { dataHandlers } from "./data-service.js";
 import { adminGuard } from "./guard.js";
 import { logsHandlers } from "./logs-service.js";
 import { clusterHandlers, type StatusInfo } from "./master-service.js";
+import { nodeHandlers } from "./node-service.js";
+import { scheduleHandlers } from "./schedule-service.js";
+import { telemetryHandlers } from "./telemetry-service.js";
 
 export interface HandlerDeps {
   controller: Controller;
@@ -38,6 +41,9 @@ export function allHandlers(deps: HandlerDeps): { master: MasterHandlers; agent:
       ...dataHandlers(deps.dataRoot, guard),
       ...logsHandlers(deps.logs, deps.controller, guard),
       ...imageHandlers(deps.images, admin),
+      ...nodeHandlers(deps.log),
+      ...scheduleHandlers(deps.log),
+      ...telemetryHandlers(deps.log),
     },
     agent: {
       ...agentChannelHandlers(deps.controller, deps.enrolment, deps.channel, deps.log),

@@ -13,6 +13,11 @@
 // - p99 ms/job: each job of the whole queue placed through Planner.place (the
 //   loop schedule() runs), timed one by one against the ledger as earlier jobs
 //   left it; ledger construction is timed separately.
+// - "constraints + priorities": the same generated cluster and queue, with a
+//   label (pool=fast) on 30% of the nodes, 20% of the jobs constrained to it,
+//   priorities 0–3 and 10% of the multi-component jobs spreading their actors
+//   across nodes, so the cost of the scheduler-depth features is visible (the
+//   queue head that does not fit gets a reservation; later jobs fill the rest).
 // Usage: node --import tsx bench/scheduler.ts
 import assert from "node:assert/strict";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -22,7 +27,7 @@ import { performance } from "node:perf_hooks";
 import { Planner, queueOrder, schedule } from "../packages/scheduler/src/index.js";
 import type { Plan, Snapshot } from "../packages/scheduler/src/types.js";
 import { baselineSchedule } from "./lib/scheduler-baseline.js";
-import { generateSnapshot, queuePrefix } from "./lib/scheduler-gen.js";
+import { generateSnapshot, queuePrefix, rng } from "./lib/scheduler-gen.js";
 
 const root = join(import.meta.dirname, "..");
 const ANCHOR = "kube-scheduler 680–810 pods/s @5k nodes; Nomad C1M ~3,750/s";
@@ -35,6 +40,8 @@ interface Scenario {
   allocations: number;
   /** Components of the queue's prefix the baseline runs on. */
   baselineComponents: number;
+  /** Add labels, constraints, priorities and spread to the generated snapshot. */
+  depth?: boolean;
 }
 
 const SCENARIOS: Scenario[] = [
@@ -49,7 +56,32 @@ const SCENARIOS: Scenario[] = [
     allocations: 250_000,
     baselineComponents: 2_000,
   },
+  {
+    scenario: "constraints + priorities",
+    nodes: 5_000,
+    components: 100_000,
+    allocations: 0,
+    baselineComponents: 2_000,
+    depth: true,
+  },
 ];
+
+/** Labels 30% of the nodes pool=fast; constrains 20% of the jobs to it; priorities 0–3; some spread. */
+function withDepth(snapshot: Snapshot, seed: number): Snapshot {
+  const r = rng(seed);
+  const nodes = snapshot.nodes.map((n) => (r() < 0.3 ? { ...n, labels: { pool: "fast" } } : n));
+  const queue = snapshot.queue.map((job) => {
+    const constrained = r() < 0.2;
+    const spread = job.components.length > 1 && r() < 0.1;
+    const components = job.components.map((c) => ({
+      ...c,
+      ...(constrained ? { constraints: { pool: "fast" } } : {}),
+      ...(spread && c.type === "actor" ? { spreadAcross: "node" as const } : {}),
+    }));
+    return { ...job, priority: Math.floor(r() * 4), components };
+  });
+  return { ...snapshot, nodes, queue };
+}
 
 interface Row {
   scenario: string;
@@ -59,6 +91,8 @@ interface Row {
   jobs: number;
   placedComponents: number;
   unplacedJobs: number;
+  /** Jobs holding a reservation in the whole-queue plan (0 or 1). */
+  reservations: number;
   baselineQueueComponents: number;
   baselinePlacementsPerSecond: number;
   newPlacementsPerSecondSameQueue: number;
@@ -124,8 +158,10 @@ function perJob(snapshot: Snapshot): { buildMs: number; loopSeconds: number; sor
 }
 
 function runScenario(s: Scenario, seed: number): Row {
-  const snapshot = generateSnapshot(s.nodes, s.components, s.allocations, seed);
-  const prefix: Snapshot = { ...snapshot, queue: queuePrefix(snapshot.queue, s.baselineComponents) };
+  const generated = generateSnapshot(s.nodes, s.components, s.allocations, seed);
+  const snapshot = s.depth === true ? withDepth(generated, seed + 7) : generated;
+  // The prefix is taken in queue order (priority first when priorities are set).
+  const prefix: Snapshot = { ...snapshot, queue: queuePrefix(queueOrder(snapshot.queue), s.baselineComponents) };
 
   const [basePlan, baseSeconds] = timed(() => baselineSchedule(prefix, OPTIONS));
   const [newPrefixPlan, newPrefixSeconds] = bestOf(2, () => schedule(prefix, OPTIONS));
@@ -149,6 +185,7 @@ function runScenario(s: Scenario, seed: number): Row {
     jobs: snapshot.queue.length,
     placedComponents: placed,
     unplacedJobs: plan.unplaced.length,
+    reservations: plan.reservations.length,
     baselineQueueComponents: prefix.queue.reduce((n, j) => n + j.components.length, 0),
     baselinePlacementsPerSecond: Math.round(baseRate),
     newPlacementsPerSecondSameQueue: Math.round(newPrefixRate),
@@ -227,7 +264,8 @@ function main(): void {
       "(ledger build + queue sort included; best of 2 after warm-up). The scan-based baseline runs on the first N " +
       "components of each queue; the new scheduler on the same N (speed-up; plans must be deep-equal) and on the " +
       "whole queue. p50/p99/max ms per job: Planner.place timed per job over the whole queue; ledgerBuildMs is the " +
-      "one-off cost of reading the snapshot's nodes and allocations.",
+      "one-off cost of reading the snapshot's nodes and allocations. 'constraints + priorities': 30% of nodes " +
+      "labelled pool=fast, 20% of jobs constrained to it, priorities 0-3, 10% of multi-component jobs spread.",
     rows,
   };
   const dir = join(root, "bench", "results");

@@ -11,7 +11,11 @@
 // those maxima, so the answer is always the one a full scan would give.
 //
 // All state lives in typed arrays indexed by node position; updating a node
-// (remove with its old key, insert with the new one) allocates nothing.
+// (remove with its old key, insert with the new one) allocates nothing. An
+// index may hold a subset of the nodes (those satisfying one set of
+// constraints). Nodes marked in the shared `blocked` array (spread: nodes that
+// already host a replica of the same type) are passed over by searches; each
+// costs at most one extra O(log nodes) descent.
 
 const NONE = -1;
 
@@ -31,6 +35,7 @@ export class FreeIndex {
   private readonly maxCpu: Float64Array;
   private readonly maxMemory: Float64Array;
   private readonly maxGpu: Float64Array;
+  private readonly member: Uint8Array;
   // Request being searched for (set by each query, read by the recursive helpers).
   private needCpu = 0;
   private needMemory = 0;
@@ -48,6 +53,7 @@ export class FreeIndex {
     private readonly freeCpu: Float64Array,
     private readonly freeMemory: Float64Array,
     private readonly freeGpu: Float64Array,
+    private readonly blocked: Uint8Array,
   ) {
     const n = key.length;
     this.left = new Int32Array(n).fill(NONE);
@@ -57,6 +63,12 @@ export class FreeIndex {
     this.maxCpu = new Float64Array(n);
     this.maxMemory = new Float64Array(n);
     this.maxGpu = new Float64Array(n);
+    this.member = new Uint8Array(n);
+  }
+
+  /** Whether node `x` is in this index. */
+  has(x: number): boolean {
+    return this.member[x] === 1;
   }
 
   /** Whether node `a` comes before node `b` in key order. */
@@ -150,11 +162,13 @@ export class FreeIndex {
     this.right[x] = NONE;
     this.pull(x);
     this.root = this.insertAt(this.root, x);
+    this.member[x] = 1;
   }
 
   /** Removes node `x`; call before its free amounts change (its key must be the one it was inserted with). */
   remove(x: number): void {
     this.root = this.removeAt(this.root, x);
+    this.member[x] = 0;
   }
 
   private refreshAt(t: number, x: number): void {
@@ -180,7 +194,8 @@ export class FreeIndex {
     return (
       (this.freeCpu[t] as number) >= this.needCpu &&
       (this.freeMemory[t] as number) >= this.needMemory &&
-      (this.freeGpu[t] as number) >= this.needGpu
+      (this.freeGpu[t] as number) >= this.needGpu &&
+      this.blocked[t] === 0
     );
   }
 
@@ -209,13 +224,17 @@ export class FreeIndex {
     this.needGpu = gpu;
   }
 
-  /** The fitting node with the LEAST free of the metric (first position on ties), or -1. */
-  leastFree(cpu: number, memory: number, gpu: number, metricNeed: number): number {
+  /**
+   * The fitting node with the LEAST key (first position on ties), or -1.
+   * `low` is a lower bound on the key of any fitting node (the request's own
+   * amount of the metric; -Infinity when the key is not an amount).
+   */
+  leastFree(cpu: number, memory: number, gpu: number, low: number): number {
     this.need(cpu, memory, gpu);
-    return this.firstFit(this.root, metricNeed);
+    return this.firstFit(this.root, low);
   }
 
-  /** The fitting node with the MOST free of the metric (first position on ties), or -1. */
+  /** The fitting node with the MOST key (first position on ties), or -1. */
   mostFree(cpu: number, memory: number, gpu: number): number {
     this.need(cpu, memory, gpu);
     const last = this.lastFit(this.root);

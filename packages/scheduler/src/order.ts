@@ -14,9 +14,24 @@ export function compareNodes(a: NodeState, b: NodeState): number {
   return compareStrings(a.name, b.name) || compareStrings(a.id, b.id);
 }
 
-/** Queue order: submittedAt ascending, ties by job id. Returns a new array. */
+const INT32_MIN = -(2 ** 31);
+const INT32_MAX = 2 ** 31 - 1;
+
+/** Whether `priority` is acceptable: absent, or an integer in the int32 range. */
+export function validPriority(priority: number | undefined): boolean {
+  return priority === undefined || (Number.isInteger(priority) && priority >= INT32_MIN && priority <= INT32_MAX);
+}
+
+/** The priority a job is queued at (an invalid one counts as 0; validation reports it). */
+export function priorityOf(job: QueuedJob): number {
+  return job.priority !== undefined && validPriority(job.priority) ? job.priority : 0;
+}
+
+/** Queue order: priority descending, then submittedAt ascending, ties by job id. Returns a new array. */
 export function queueOrder(queue: readonly QueuedJob[]): QueuedJob[] {
-  return [...queue].sort((a, b) => a.submittedAt - b.submittedAt || compareStrings(a.id, b.id));
+  return [...queue].sort(
+    (a, b) => priorityOf(b) - priorityOf(a) || a.submittedAt - b.submittedAt || compareStrings(a.id, b.id),
+  );
 }
 
 export function metricOf(resources: Resources, metric: Metric): number {

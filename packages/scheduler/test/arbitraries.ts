@@ -1,6 +1,7 @@
-// fast-check generators for scheduler inputs: small clusters, some nodes down,
-// existing allocations (sometimes over-committing, sometimes on unknown
-// nodes), and queues of multi-component jobs that sometimes cannot fit.
+// fast-check generators for scheduler inputs: small clusters, some nodes down
+// or cordoned, labelled nodes, existing allocations (sometimes over-committing,
+// sometimes on unknown nodes), and queues of multi-component jobs with
+// priorities, all four modes, constraints and spread, that sometimes cannot fit.
 
 import fc from "fast-check";
 import type { Allocation, ComponentRequest, NodeState, QueuedJob, Snapshot } from "../src/types.js";
@@ -25,6 +26,8 @@ const nodeSpec = fc.record({
   cpuMillis: often(fc.constantFrom(2000, 4000, 8000, 16000), fc.constantFrom(0, 1000)),
   memoryBytes: often(fc.constantFrom(4 * Gi, 16 * Gi, 64 * Gi), fc.constantFrom(0, Gi)),
   gpuIndices: fc.uniqueArray(fc.integer({ min: 0, max: 7 }), { maxLength: 4 }),
+  cordoned: fc.integer({ min: 0, max: 7 }).map((n) => n === 0),
+  zone: fc.constantFrom(undefined, "a", "a", "b"),
 });
 
 const allocationSpec = fc.record({
@@ -41,11 +44,21 @@ const componentSpec = fc.record({
   cpuMillis: often(fc.constantFrom(0, 250, 500, 1000, 2000), fc.constantFrom(4000, 8000, 32000)),
   memoryBytes: often(fc.constantFrom(0, 256 * Mi, Gi, 2 * Gi), fc.constantFrom(8 * Gi, 16 * Gi, 128 * Gi)),
   gpu: fc.oneof({ weight: 3, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: 2 }) }),
+  zone: fc.oneof(
+    { weight: 12, arbitrary: fc.constant(undefined) },
+    { weight: 3, arbitrary: fc.constant("a") },
+    { weight: 2, arbitrary: fc.constant("b") },
+    { weight: 1, arbitrary: fc.constant("c") },
+  ),
+  spread: fc.integer({ min: 0, max: 3 }).map((n) => n === 0),
 });
+
+export const ALL_MODES = ["single-metric-balanced", "single-metric-compacted", "binpack", "spread"] as const;
 
 const jobSpec = fc.record({
   id: fc.integer({ min: 0, max: 99 }).map((n) => `job-${n}`),
-  mode: fc.constantFrom("single-metric-balanced" as const, "single-metric-compacted" as const),
+  mode: fc.constantFrom(...ALL_MODES),
+  priority: fc.constantFrom(undefined, undefined, 0, 1, 2),
   metric: fc.constantFrom("cpu" as const, "memory" as const, "gpu" as const),
   submittedAt: fc.integer({ min: 0, max: 3 }),
   components: often(fc.array(componentSpec, { minLength: 1, maxLength: 4 }), fc.array(componentSpec, { maxLength: 0 })),
@@ -58,6 +71,8 @@ function toNodes(specs: ValueOf<typeof nodeSpec>[]): NodeState[] {
     ready: s.ready,
     allocatable: { cpuMillis: s.cpuMillis, memoryBytes: s.memoryBytes, gpu: s.gpuIndices.length },
     gpuIndices: s.gpuIndices,
+    ...(s.cordoned ? { cordoned: true } : {}),
+    ...(s.zone === undefined ? {} : { labels: { zone: s.zone } }),
   }));
 }
 
@@ -106,8 +121,19 @@ function toJob(s: ValueOf<typeof jobSpec>): QueuedJob {
     type: c.type,
     index,
     resources: { cpuMillis: c.cpuMillis, memoryBytes: c.memoryBytes, gpu: c.gpu },
+    ...(c.zone === undefined ? {} : { constraints: { zone: c.zone } }),
+    ...(c.spread ? { spreadAcross: "node" as const } : {}),
   }));
-  return { id: s.id, name: s.id, mode: s.mode, metric: s.metric, submittedAt: s.submittedAt, components };
+  const job: QueuedJob = {
+    id: s.id,
+    name: s.id,
+    mode: s.mode,
+    metric: s.metric,
+    submittedAt: s.submittedAt,
+    components,
+  };
+  if (s.priority !== undefined) job.priority = s.priority;
+  return job;
 }
 
 export const arbSnapshot: fc.Arbitrary<Snapshot> = fc

@@ -9,11 +9,12 @@ import fc from "fast-check";
 import { baselineSchedule } from "../../../bench/lib/scheduler-baseline.js";
 import { Ledger, schedule } from "../src/index.js";
 import { compareNodes, metricOf } from "../src/order.js";
+import { freeScore } from "../src/score.js";
 import type { AllocationMode, Metric, NodeState, QueuedJob, Resources, Snapshot } from "../src/types.js";
 import { arbSnapshot, PARAMS, SEED } from "./arbitraries.js";
 import { Gi, Mi } from "./helpers.js";
 
-const MODES: readonly AllocationMode[] = ["single-metric-balanced", "single-metric-compacted"];
+const MODES: readonly AllocationMode[] = ["single-metric-balanced", "single-metric-compacted", "binpack", "spread"];
 const METRICS: readonly Metric[] = ["cpu", "memory", "gpu"];
 
 /** The old selection: every ready node that fits, best by mode, ties by name then id. */
@@ -21,12 +22,18 @@ function scan(ledger: Ledger, mode: AllocationMode, metric: Metric, request: Res
   let best: { node: NodeState; free: number } | undefined;
   for (const node of ledger.nodes) {
     if (!node.ready || !ledger.fits(node.id, request)) continue;
-    const free = metricOf(ledger.free(node.id), metric);
+    const f = ledger.free(node.id);
+    const c = ledger.capacity(node.id);
+    const byScore = mode === "binpack" || mode === "spread";
+    const free = byScore
+      ? freeScore(c.cpuMillis, c.memoryBytes, c.gpu, f.cpuMillis, f.memoryBytes, f.gpu)
+      : metricOf(f, metric);
     if (best === undefined) {
       best = { node, free };
       continue;
     }
-    const byFree = mode === "single-metric-balanced" ? best.free - free : free - best.free;
+    const most = mode === "single-metric-balanced" || mode === "spread";
+    const byFree = most ? best.free - free : free - best.free;
     if (byFree < 0 || (byFree === 0 && compareNodes(node, best.node) < 0)) best = { node, free };
   }
   return best?.node;
@@ -123,7 +130,7 @@ describe("indexed selection equals the scan it replaced", () => {
               assert.equal(ledger.select(mode, metric, s.request)?.id, scan(ledger, mode, metric, s.request)?.id);
             }
           }
-          const chosen = ledger.select(MODES[s.rollback % 2] as AllocationMode, "cpu", s.request);
+          const chosen = ledger.select(MODES[s.rollback % 4] as AllocationMode, "cpu", s.request);
           if (s.take && chosen !== undefined) {
             marks.push(ledger.mark());
             ledger.take(chosen.id, s.request);

@@ -23,33 +23,49 @@ export function res(cores: number, memoryBytes = 0, gpu = 0): Resources {
 export function node(
   id: string,
   allocatable: Resources,
-  options: { name?: string; ready?: boolean; gpuIndices?: number[] } = {},
+  options: {
+    name?: string;
+    ready?: boolean;
+    gpuIndices?: number[];
+    labels?: Record<string, string>;
+    cordoned?: boolean;
+  } = {},
 ): NodeState {
-  return {
+  const n: NodeState = {
     id,
     name: options.name ?? id,
     ready: options.ready ?? true,
     allocatable,
     gpuIndices: options.gpuIndices ?? Array.from({ length: allocatable.gpu }, (_, i) => i),
   };
+  if (options.labels !== undefined) n.labels = options.labels;
+  if (options.cordoned !== undefined) n.cordoned = options.cordoned;
+  return n;
 }
 
-export function component(id: string, resources: Resources): ComponentRequest {
+export function component(
+  id: string,
+  resources: Resources,
+  options: { constraints?: Record<string, string>; spread?: boolean } = {},
+): ComponentRequest {
   const dash = id.lastIndexOf("-");
-  return {
+  const c: ComponentRequest = {
     id,
     type: dash < 0 ? id : id.slice(0, dash),
     index: dash < 0 ? 0 : Number(id.slice(dash + 1)) || 0,
     resources,
   };
+  if (options.constraints !== undefined) c.constraints = options.constraints;
+  if (options.spread === true) c.spreadAcross = "node";
+  return c;
 }
 
 export function job(
   id: string,
   components: ComponentRequest[],
-  options: { mode?: AllocationMode; metric?: Metric; submittedAt?: number } = {},
+  options: { mode?: AllocationMode; metric?: Metric; submittedAt?: number; priority?: number } = {},
 ): QueuedJob {
-  return {
+  const j: QueuedJob = {
     id,
     name: id,
     mode: options.mode ?? "single-metric-balanced",
@@ -57,6 +73,8 @@ export function job(
     components,
     submittedAt: options.submittedAt ?? 0,
   };
+  if (options.priority !== undefined) j.priority = options.priority;
+  return j;
 }
 
 export function allocation(nodeId: string, resources: Resources, gpuIndices: number[] = []): Allocation {

@@ -112,11 +112,14 @@ describe("schedule properties", () => {
     );
   });
 
-  it("(4) places nothing on a node that is not ready", () => {
+  it("(4) places nothing on a node that is not ready or is cordoned", () => {
     fc.assert(
       fc.property(arbSnapshot, (snapshot) => {
         for (const job of run(snapshot).placed) {
-          for (const p of job.placements) assert.equal(nodeById(snapshot, p.nodeId).ready, true);
+          for (const p of job.placements) {
+            assert.equal(nodeById(snapshot, p.nodeId).ready, true);
+            assert.notEqual(nodeById(snapshot, p.nodeId).cordoned, true);
+          }
         }
       }),
       PARAMS,
@@ -161,13 +164,27 @@ describe("schedule properties", () => {
           const counted = Object.values(e.filtered).reduce((a, b) => a + b, 0);
           assert.equal(counted, e.nodesEvaluated, "every node is counted once");
           assert.ok(u.reason.startsWith(`${component.id} needs `), u.reason);
-          // neverFits exactly when some component exceeds every node's total capacity.
+          // neverFits exactly when some component exceeds the total capacity of every node
+          // carrying its labels, or a spread type has more replicas than such nodes able to hold one.
           const fitsEmpty = (c: ComponentRequest, n: NodeState) =>
-            RESOURCES.every((r) => c.resources[r] <= n.allocatable[r]);
+            RESOURCES.every((r) => c.resources[r] <= n.allocatable[r]) &&
+            Object.entries(c.constraints ?? {}).every(([k, v]) => n.labels?.[k] === v);
           const hopeless = job.components.filter((c) => !snapshot.nodes.some((n) => fitsEmpty(c, n)));
-          assert.equal(u.neverFits, hopeless.length > 0);
+          const crowded = job.components.filter((c) => {
+            const peers = job.components.filter((p) => p.spreadAcross === "node" && p.type === c.type);
+            if (c.spreadAcross !== "node" || peers.length < 2) return false;
+            if (peers.some((p) => JSON.stringify(p.constraints ?? {}) !== JSON.stringify(c.constraints ?? {})))
+              return false;
+            const least = { ...c, resources: { cpuMillis: 0, memoryBytes: 0, gpu: 0 } };
+            for (const r of RESOURCES) least.resources[r] = Math.min(...peers.map((p) => p.resources[r]));
+            return snapshot.nodes.filter((n) => fitsEmpty(least, n)).length < peers.length;
+          });
+          assert.equal(u.neverFits, hopeless.length > 0 || crowded.length > 0);
           if (u.neverFits) {
-            assert.ok(hopeless.includes(component), "neverFits names a component that can never fit");
+            assert.ok(
+              hopeless.includes(component) || (hopeless.length === 0 && crowded.includes(component)),
+              "neverFits names a component that can never fit",
+            );
             seen.neverFits++;
           }
         }
@@ -176,7 +193,7 @@ describe("schedule properties", () => {
     );
   });
 
-  it("leaves a one-component job unplaced only when no ready node had room, and picks by mode", () => {
+  it("leaves a one-component job unplaced only when no ready node had room outside the reservation, and picks by mode", () => {
     fc.assert(
       fc.property(arbSnapshot, (snapshot) => {
         const plan = run(snapshot);
@@ -201,29 +218,51 @@ describe("schedule properties", () => {
           };
         };
         const key = { cpu: "cpuMillis", memory: "memoryBytes", gpu: "gpu" } as const;
-        const order = [...snapshot.queue].sort((a, b) => a.submittedAt - b.submittedAt || (a.id < b.id ? -1 : 1));
+        const order = [...snapshot.queue].sort(
+          (a, b) => (b.priority ?? 0) - (a.priority ?? 0) || a.submittedAt - b.submittedAt || (a.id < b.id ? -1 : 1),
+        );
+        const held = plan.reservations[0];
         for (const job of order) {
           const placed = plan.placed.find((p) => p.jobId === job.id);
           const only = job.components.length === 1 ? job.components[0] : undefined;
           if (only !== undefined) {
             const fitting = snapshot.nodes.filter(
-              (n) => n.ready && RESOURCES.every((r) => only.resources[r] <= free(n)[r]),
+              (n) =>
+                n.ready &&
+                n.cordoned !== true &&
+                Object.entries(only.constraints ?? {}).every(([k, v]) => n.labels?.[k] === v) &&
+                RESOURCES.every((r) => only.resources[r] <= free(n)[r]),
             );
             if (placed === undefined) {
               assert.deepEqual(fitting, [], `${job.id} was skipped although a node had room`);
             } else {
-              const sign = job.mode === "single-metric-balanced" ? -1 : 1;
+              const sign = job.mode === "single-metric-balanced" || job.mode === "spread" ? -1 : 1;
               const metric = key[job.metric];
+              // binpack/spread: mean free fraction over the resources the node has.
+              const score = (n: NodeState) => {
+                const f = free(n);
+                const parts = RESOURCES.filter((r) => n.allocatable[r] > 0 && (r !== "gpu" || n.gpuIndices.length > 0));
+                return parts.length === 0 ? 0 : parts.reduce((a, r) => a + f[r] / n.allocatable[r], 0) / parts.length;
+              };
+              const rank = (n: NodeState) =>
+                job.mode === "binpack" || job.mode === "spread" ? score(n) : free(n)[metric];
               fitting.sort(
                 (a, b) =>
-                  sign * (free(a)[metric] - free(b)[metric]) ||
-                  (a.name < b.name ? -1 : a.name > b.name ? 1 : a.id < b.id ? -1 : 1),
+                  sign * (rank(a) - rank(b)) || (a.name < b.name ? -1 : a.name > b.name ? 1 : a.id < b.id ? -1 : 1),
               );
               assert.equal(placed.placements[0]?.nodeId, fitting[0]?.id, `${job.id} placed against its mode`);
             }
           }
           for (const p of placed?.placements ?? []) {
             book(p.nodeId, requestOf(snapshot, job.id, p.componentId).resources, p.gpuIndices);
+          }
+          // Jobs after the reservation's holder see its shares as taken.
+          if (held?.jobId === job.id) {
+            for (const n of held.nodes) {
+              const u = used.get(n.nodeId);
+              if (u !== undefined) u.gpu += n.resources.gpu;
+              book(n.nodeId, { ...n.resources, gpu: 0 }, []);
+            }
           }
         }
       }),

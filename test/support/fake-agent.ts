@@ -65,6 +65,15 @@ export class ScriptedAgent {
     this.send({ status: { timeMs: Date.now(), ...status } });
   }
 
+  /** A resource sample (a delta unless `full`), stamped now unless it says otherwise. */
+  sample(sample: NonNullable<AgentMessage["sample"]>): void {
+    this.send({ sample: { timeMs: Date.now(), ...sample } });
+  }
+
+  anomaly(anomaly: NonNullable<AgentMessage["anomaly"]>): void {
+    this.send({ anomaly: { timeMs: Date.now(), ...anomaly } });
+  }
+
   /** Stops heartbeating but keeps the stream open, like a frozen or partitioned node. */
   freeze(): void {
     if (this.heartbeat) clearInterval(this.heartbeat);

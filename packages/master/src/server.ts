@@ -10,7 +10,9 @@ import { Enrolment } from "./security/join.js";
 import { loadMasterTls, serverCredentials } from "./security/tls.js";
 import { type LogSink, startLogSink, startRedis, startShare } from "./services.js";
 import type { RunningSmbd } from "./share/smbd.js";
+import { clusterKeys } from "./state/keys.js";
 import { RedisStateStore } from "./state/redis-store.js";
+import { Telemetry, type TelemetryOptions } from "./telemetry/index.js";
 
 export interface MasterOptions {
   clusterName: string;
@@ -35,6 +37,8 @@ export interface MasterOptions {
   /** The SMB share's port (0 = free); absent: no share. */
   smbPort?: number;
   log?: Logger;
+  /** Tests: a clock, bucket width or flush interval for samples, history and events. */
+  telemetry?: Pick<TelemetryOptions, "now" | "bucketMs" | "historyPoints" | "flushIntervalMs" | "eventsKept">;
 }
 
 export interface RunningMaster {
@@ -98,9 +102,29 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
       heartbeatTtlMs: options.heartbeatTtlMs,
       stopGraceSeconds: options.stopGraceSeconds,
       imageSha256: async (name) => (await images.byName(name))?.sha256 ?? null,
-      dispatch: { clusterId: meta.id, clusterName: meta.name, redis, mountSource: dataRoot },
+      dispatch: {
+        clusterId: meta.id,
+        clusterName: meta.name,
+        redis,
+        mountSource: dataRoot,
+        rosterKey: clusterKeys(options.clusterName).roster,
+      },
     });
     await controller.init();
+
+    const telemetryRedis = store.redis.duplicate();
+    telemetryRedis.on("error", () => {});
+    await telemetryRedis.connect();
+    stops.push(async () => telemetryRedis.disconnect());
+    const telemetry = new Telemetry({
+      ...options.telemetry,
+      redis: telemetryRedis,
+      cluster: meta.name,
+      controller,
+      log,
+    });
+    await telemetry.start();
+    stops.push(() => telemetry.stop());
 
     let sink: LogSink | null = null;
     if (options.logSinkPort !== undefined) {
@@ -139,6 +163,7 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
             .catch((err) => log.warn("image status not saved", { error: String(err) }));
         },
       },
+      telemetry,
       log,
     });
     const proto = loadMaroProto();

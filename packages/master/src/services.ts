@@ -14,10 +14,16 @@ export interface RedisEndpoint {
   host: string;
   port: number;
   password: string;
-  pid: number | null;
+  /** The running redis-server's pid (it changes when the master restarts it); null for an external Redis. */
+  readonly pid: number | null;
   stop(): Promise<void>;
 }
 
+/**
+ * The master's Redis: an external one (--redis-url), or a redis-server it
+ * runs itself and restarts, on the same port and AOF, whenever it dies. While
+ * it is down, state writes wait (ioredis keeps them) and user changes are refused.
+ */
 export async function startRedis(
   dataDir: string,
   bind: string[],
@@ -25,22 +31,58 @@ export async function startRedis(
   external: string | undefined,
   log: Logger,
 ): Promise<RedisEndpoint> {
-  let server: RunningRedis | null = null;
-  let url = external;
-  if (!url) {
-    server = await startRedisServer({ dir: join(dataDir, "redis"), bind, port });
-    server.onUnexpectedExit((code) => log.error("redis-server exited unexpectedly", { code }));
-    url = server.url;
+  if (external) {
+    const parsed = new URL(external);
+    return {
+      url: external,
+      host: parsed.hostname,
+      port: Number(parsed.port || 6379),
+      password: decodeURIComponent(parsed.password),
+      pid: null,
+      stop: async () => {},
+    };
   }
-  const parsed = new URL(url);
+  const dir = join(dataDir, "redis");
+  let server = await startRedisServer({ dir, bind, port });
+  let stopped = false;
+  let retry: NodeJS.Timeout | null = null;
+  const restart = (delayMs: number) => {
+    retry = setTimeout(() => {
+      retry = null;
+      if (stopped) return;
+      startRedisServer({ dir, bind, port: server.port, password: server.password }).then(
+        (next) => {
+          if (stopped) return void next.stop();
+          server = next;
+          watch(next);
+          log.warn("redis-server restarted", { pid: next.pid, port: next.port });
+        },
+        (err) => {
+          log.error("restarting redis-server failed; trying again", { error: String(err) });
+          restart(Math.min(delayMs * 2, 5000));
+        },
+      );
+    }, delayMs);
+  };
+  const watch = (running: RunningRedis) =>
+    running.onUnexpectedExit((code) => {
+      if (stopped || running !== server) return;
+      log.error("redis-server exited unexpectedly; restarting it", { code, pid: running.pid });
+      restart(200);
+    });
+  watch(server);
   return {
-    url,
-    host: parsed.hostname,
-    port: Number(parsed.port || 6379),
-    password: decodeURIComponent(parsed.password),
-    pid: server?.pid ?? null,
+    url: server.url,
+    host: server.host,
+    port: server.port,
+    password: server.password,
+    get pid() {
+      return server.pid;
+    },
     stop: async () => {
-      await server?.stop();
+      stopped = true;
+      if (retry) clearTimeout(retry);
+      await server.stop();
     },
   };
 }

@@ -160,7 +160,7 @@ function garbage(valid: Buffer): fc.Arbitrary<Buffer> {
 
 // ---- state ------------------------------------------------------------------
 
-type NodeView = Omit<NodeOut, "lastHeartbeatMs">;
+type NodeView = Omit<NodeOut, "lastHeartbeatMs" | "clockSkewMs">;
 interface Snapshot {
   jobs: JobOut[];
   nodes: NodeView[];
@@ -199,11 +199,12 @@ describe("the master under hostile input", () => {
   async function snapshot(): Promise<Snapshot> {
     const jobs = await call(admin, masterService.ListJobs, {});
     const nodes = await call(admin, masterService.ListNodes, {});
-    // Heartbeat times move by themselves, and a node whose stream ended turns from
-    // "disconnected" to "down" when its TTL runs out: both are one state here.
+    // Heartbeat times (and the clock skew measured from them) move by themselves, and
+    // a node whose stream ended turns from "disconnected" to "down" when its TTL runs
+    // out: both are one state here.
     return {
       jobs: jobs.jobs,
-      nodes: nodes.nodes.map(({ lastHeartbeatMs: _, ...rest }) => ({
+      nodes: nodes.nodes.map(({ lastHeartbeatMs: _, clockSkewMs: _skew, ...rest }) => ({
         ...rest,
         state: rest.state === "disconnected" ? "down" : rest.state,
       })),
@@ -666,6 +667,44 @@ describe("the master under hostile input", () => {
         label: "shell command of two strings",
         apply: (s) => void Object.assign(component(s), { shell: true, command: ["sh", "-c"] }),
         field: /\.command: /,
+      },
+      ...["a b", "../x", "a/b/c", "Example.com/rack", "/rack", "zone\u0000", "\u0000", "", "_x", "k".repeat(64)].map(
+        (key) => ({
+          label: `constraint key ${JSON.stringify(key.slice(0, 20))}`,
+          apply: (s: JobSpec) => {
+            component(s).constraints = { zone: "a", [key]: "v" };
+          },
+          field: /^components\.worker\.constraints: ".*" is not a label key/m,
+        }),
+      ),
+      ...["", "a b", "a\u0000b", "v".repeat(64), "-a", "日本"].map((value) => ({
+        label: `constraint value ${JSON.stringify(value.slice(0, 20))}`,
+        apply: (s: JobSpec) => {
+          component(s).constraints = { zone: value };
+        },
+        field: /^components\.worker\.constraints\.zone: .* is not a label value/m,
+      })),
+      {
+        label: "a constraints map of 100,000 entries",
+        apply: (s) => {
+          component(s).constraints = Object.fromEntries(Array.from({ length: 100_000 }, (_, i) => [`k${i}`, "v"]));
+        },
+        field: /^components\.worker\.constraints: 100000 constraints; at most 32$/m,
+      },
+      ...["rack", "NODE", "node\u0000", "../node"].map((value) => ({
+        label: `spread_across ${JSON.stringify(value)}`,
+        apply: (s: JobSpec) => {
+          component(s).spreadAcross = value;
+        },
+        field: /^components\.worker\.spread_across: .* is not supported/m,
+      })),
+      {
+        label: "allocation mode binpack with a bogus metric",
+        apply: (s) => {
+          s.allocationMode = "binpack";
+          s.allocationMetric = "disk";
+        },
+        field: /^allocation\.metric: "disk"/m,
       },
     ];
 

@@ -6,33 +6,14 @@ import { type JobOut, type JobSpec, loadMaroProto, type MasterClient } from "@ma
 import { Redis } from "ioredis";
 import { ScriptedAgent } from "../../../test/support/fake-agent.js";
 import { testMasterOptions } from "../../../test/support/master.js";
+import { call, jobSpec } from "../../../test/support/master-client.js";
 import { makeTestPki, type TestPki } from "../../../test/support/pki.js";
 import { eventually, tempDir } from "../../../test/support/tmp.js";
 import { type MasterOptions, type RunningMaster, startMaster } from "../src/index.js";
 
 const CLUSTER = "unit";
 
-function call<Res>(client: MasterClient, method: string, req: object): Promise<Res> {
-  return new Promise((resolve, reject) => {
-    const fn = (client as unknown as Record<string, (r: object, cb: (e: ServiceError | null, v: Res) => void) => void>)[
-      method
-    ];
-    fn?.call(client, req, (err, res) => (err ? reject(err) : resolve(res)));
-  });
-}
-
-function spec(name: string, components: Record<string, { cpu: number; num?: number }>): JobSpec {
-  return {
-    name,
-    components: Object.entries(components).map(([type, c]) => ({
-      type,
-      resources: { cpuMillis: c.cpu, memoryBytes: 64 * 1024 * 1024, gpu: 0 },
-      num: c.num ?? 1,
-      command: ["true"],
-      shell: false,
-    })),
-  };
-}
+const spec = jobSpec;
 
 describe("maro-master with a real Redis and agents on real gRPC streams", () => {
   const dir = tempDir("master");
@@ -253,7 +234,7 @@ describe("maro-master with a real Redis and agents on real gRPC streams", () => 
     assert.match(j.reason, /boss-0 asked to stop the job \(exit code 65\)/);
   });
 
-  test("a node whose heartbeats stop is marked down and its running job fails as lost", async () => {
+  test("a node whose heartbeats stop is marked down and its job goes back to the queue", async () => {
     const frozen = await agent("node-frozen", { allocatable: { cpuMillis: 8000, memoryBytes: 1024 ** 3, gpu: 0 } });
     await call(client, "SubmitJob", { spec: spec("on-frozen", { w: { cpu: 6000 } }) });
     await eventually(() => frozen.starts.some((s) => s.jobName === "on-frozen"), 5000, "start on the big node");
@@ -261,14 +242,17 @@ describe("maro-master with a real Redis and agents on real gRPC streams", () => 
     frozen.status({ containerName: s?.containerName, state: "running" });
     frozen.freeze();
     const t0 = Date.now();
+    // No other node is big enough: the job waits in the queue, not failed.
     const j = await eventually(async () => {
       const x = await getJob("on-frozen");
-      return x.state === "failed" ? x : null;
+      return x.state === "pending" && x.attempt === 1 ? x : null;
     }, 5000);
     assert.ok(Date.now() - t0 < 3000, "detected within a few TTLs");
-    assert.equal(j.components[0]?.state, "lost");
+    assert.match(j.reason, /node-frozen stopped sending heartbeats|needs/);
+    assert.equal(j.components[0]?.state, "pending");
     const nodes = await call<{ nodes: { name: string; state: string }[] }>(client, "ListNodes", {});
     assert.equal(nodes.nodes.find((n) => n.name === "node-frozen")?.state, "down");
+    await call(client, "StopJob", { name: "on-frozen" });
   });
 
   test("state survives a master restart: jobs are reloaded from Redis", async () => {

@@ -205,6 +205,15 @@ export async function createLocalCluster(deployment: LocalDeployment, progress: 
   }
 }
 
+function readPidFile(file: string): number | null {
+  try {
+    const pid = Number(readFileSync(file, "utf8").trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
 /** Stops agents first (they stop their components), then the master (it stops Redis). */
 export async function stopLocalDaemons(record: ClusterRecord): Promise<string[]> {
   const forced: string[] = [];
@@ -214,8 +223,9 @@ export async function stopLocalDaemons(record: ClusterRecord): Promise<string[]>
     if (r === "killed") forced.push(`agent ${agents[i]?.[0]}`);
   });
   if (record.pids.master && (await stopPid(record.pids.master, record.dir, 10_000)) === "killed") forced.push("master");
-  if (record.pids.redis && (await stopPid(record.pids.redis, "redis-server", 5_000)) !== "gone")
-    forced.push("redis-server");
+  // The master restarts its Redis if it dies, so the live pid is in Redis's own pidfile.
+  const redisPid = readPidFile(join(record.dir, "master", "redis", "redis.pid")) ?? record.pids.redis;
+  if (redisPid && (await stopPid(redisPid, "redis-server", 5_000)) !== "gone") forced.push("redis-server");
   if (record.pids.smbd && (await stopPid(record.pids.smbd, record.dir, 5_000)) !== "gone") forced.push("smbd");
   return forced;
 }

@@ -14,6 +14,8 @@ export interface RedisEndpoint {
 
 export interface DispatchContext extends ClusterIdentity {
   redis: RedisEndpoint;
+  /** The Redis key of a job's roster (hash: component id → JSON). */
+  rosterKey: (jobId: string) => string;
   /** Host directory mounted at a component's mount.target; empty when the cluster has none. */
   mountSource: string;
 }
@@ -47,6 +49,7 @@ export function componentEnv(
     REDIS_HOST: ctx.redis.host,
     REDIS_PORT: String(ctx.redis.port),
     REDIS_PASSWORD: ctx.redis.password,
+    JOB_ROSTER_KEY: ctx.rosterKey(job.id),
   };
 }
 

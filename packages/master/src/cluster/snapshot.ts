@@ -1,4 +1,4 @@
-import type { Allocation, NodeState, Plan, QueuedJob, Snapshot } from "@maro/scheduler";
+import type { Allocation, ComponentRequest, NodeState, Plan, QueuedJob, Reservation, Snapshot } from "@maro/scheduler";
 import { holdsResources } from "../jobs/lifecycle.js";
 import type { JobRecord, NodeRecord } from "../state/records.js";
 
@@ -8,6 +8,8 @@ export function buildSnapshot(
   jobs: Iterable<JobRecord>,
   nodes: Iterable<NodeRecord>,
   isConnected: (node: NodeRecord) => boolean,
+  /** The last plan's reservations, so a blocked head keeps the nodes it holds. */
+  reservations: Reservation[] = [],
 ): Snapshot {
   const nodeStates: NodeState[] = [];
   for (const n of nodes) {
@@ -15,6 +17,8 @@ export function buildSnapshot(
       id: n.id,
       name: n.name,
       ready: n.state === "ready" && isConnected(n),
+      cordoned: n.cordoned,
+      labels: n.labels,
       allocatable: { ...n.allocatable },
       gpuIndices: [...n.gpuIndices],
     });
@@ -33,18 +37,40 @@ export function buildSnapshot(
         });
       }
     }
-    if (job.state === "pending" && !job.stopRequested) {
+    // Containers of an earlier placement hold their resources until they stop.
+    for (const r of job.retired)
+      allocations.push({
+        jobId: job.id,
+        componentId: `retired:${r.containerName}`,
+        nodeId: r.nodeId,
+        resources: r.resources,
+        gpuIndices: r.gpuIndices,
+      });
+    // A job placed again waits for its old containers to stop: no replica runs twice.
+    if (job.state === "pending" && !job.stopRequested && job.retired.length === 0) {
+      const specs = new Map(job.spec.components.map((s) => [s.type, s]));
       queue.push({
         id: job.id,
         name: job.name,
         mode: job.spec.allocationMode,
         metric: job.spec.allocationMetric,
+        priority: job.spec.priority,
         submittedAt: job.submittedAtMs,
-        components: job.components.map((c) => ({ id: c.id, type: c.type, index: c.index, resources: c.resources })),
+        components: job.components.map((c): ComponentRequest => {
+          const spec = specs.get(c.type);
+          return {
+            id: c.id,
+            type: c.type,
+            index: c.index,
+            resources: c.resources,
+            ...(spec && Object.keys(spec.constraints).length > 0 ? { constraints: spec.constraints } : {}),
+            ...(spec?.spreadAcross === "node" ? { spreadAcross: "node" as const } : {}),
+          };
+        }),
       });
     }
   }
-  return { version, nodes: nodeStates, allocations, queue };
+  return { version, nodes: nodeStates, allocations, queue, reservations };
 }
 
 export interface AppliedPlan {
@@ -78,6 +104,7 @@ export function applyPlan(
     });
     job.state = "scheduled";
     job.reason = "";
+    job.explanation = null;
     job.scheduledAtMs = nowMs;
     changed.push(job);
     placed.push(job);
@@ -86,6 +113,12 @@ export function applyPlan(
     const job = jobsById.get(u.jobId);
     if (!job || job.reason === u.reason) continue;
     job.reason = u.reason;
+    job.explanation = {
+      componentId: u.explanation.componentId,
+      needs: { ...u.explanation.needs },
+      nodesEvaluated: u.explanation.nodesEvaluated,
+      filtered: { ...u.explanation.filtered },
+    };
     changed.push(job);
   }
   return { changed, placed };

@@ -13,6 +13,7 @@ import type { AgentSession, Controller } from "../cluster/controller.js";
 import { describe, toGrpcError } from "../errors.js";
 import { requireIdentity } from "../security/identity.js";
 import type { Enrolment } from "../security/join.js";
+import type { Telemetry } from "../telemetry/index.js";
 
 /** "ipv4:127.0.0.1:5000", "127.0.0.1:5000", "[::1]:5000" → the address alone. */
 export function peerAddress(peer: string): string {
@@ -32,6 +33,8 @@ export interface AgentChannelOptions {
   logSinkSharedKey: string;
   /** A node reports that it loaded (or failed to load) a pushed image. */
   onImageStatus?: (node: string, status: { sha256: string; present: boolean; name: string; message: string }) => void;
+  /** Takes samples and anomalies and answers heartbeats; without it they are ignored (and no pong is sent). */
+  telemetry?: Telemetry;
 }
 
 /** Validates a Register message; returns the problem, or null when it is acceptable. */
@@ -174,7 +177,14 @@ export function agentChannelHandlers(
           await controller.reconcileAgent(node.name, reg.containers);
           return;
         }
-        if (msg.body === "heartbeat") controller.heartbeat(nodeName);
+        const telemetry = options.telemetry;
+        if (msg.body === "heartbeat") {
+          controller.heartbeat(nodeName);
+          if (telemetry && msg.heartbeat) session.send({ pong: telemetry.heartbeat(nodeName, msg.heartbeat.timeMs) });
+        } else if (msg.body === "sample" && msg.sample) {
+          controller.heartbeat(nodeName);
+          telemetry?.sample(nodeName, msg.sample);
+        } else if (msg.body === "anomaly" && msg.anomaly) telemetry?.anomaly(nodeName, msg.anomaly);
         else if (msg.body === "image" && msg.image) options.onImageStatus?.(nodeName, msg.image);
         else if (msg.body === "status" && msg.status) {
           controller.heartbeat(nodeName);

@@ -1,9 +1,17 @@
-import type { Job, Node } from "@maro/proto";
+import type { ClusterEvent, Job, Node } from "@maro/proto";
 import type { JobRecord, NodeRecord } from "../state/records.js";
 
 // Records → wire messages. The only place that knows both shapes.
 
-export function jobToProto(job: JobRecord, nodeName: (id: string) => string): Job {
+/** What agents reported lately, kept beside the records (src/telemetry); without it those fields stay empty. */
+export interface TelemetryView {
+  jobAnomalies(jobId: string): ClusterEvent[];
+  componentUsage(node: string, containerName: string): NonNullable<Job["components"]>[number]["usage"];
+  nodeUsage(node: string): Node["usage"];
+  clockSkewMs(node: string): number;
+}
+
+export function jobToProto(job: JobRecord, nodeName: (id: string) => string, telemetry?: TelemetryView): Job {
   return {
     id: job.id,
     name: job.name,
@@ -14,6 +22,8 @@ export function jobToProto(job: JobRecord, nodeName: (id: string) => string): Jo
       allocationMode: job.spec.allocationMode,
       allocationMetric: job.spec.allocationMetric,
       sourceDir: job.spec.sourceDir,
+      priority: job.spec.priority,
+      schedule: job.spec.schedule,
       components: job.spec.components.map((c) => ({ ...c, resources: { ...c.resources } })),
     },
     components: job.components.map((c) => ({
@@ -33,10 +43,21 @@ export function jobToProto(job: JobRecord, nodeName: (id: string) => string): Jo
       finishedAtMs: c.finishedAtMs,
       resources: c.resources,
       restarts: c.restarts ?? 0,
+      usage: telemetry?.componentUsage(c.nodeId, c.containerName) ?? null,
     })),
     submittedAtMs: job.submittedAtMs,
     scheduledAtMs: job.scheduledAtMs,
     finishedAtMs: job.finishedAtMs,
+    attempt: job.attempt,
+    anomalies: telemetry?.jobAnomalies(job.id) ?? [],
+    explanation: job.explanation
+      ? {
+          componentId: job.explanation.componentId,
+          needs: job.explanation.needs,
+          nodesEvaluated: job.explanation.nodesEvaluated,
+          filtered: job.explanation.filtered,
+        }
+      : null,
   };
 }
 
@@ -44,6 +65,7 @@ export function nodeToProto(
   node: NodeRecord,
   allocated: { cpuMillis: number; memoryBytes: number; gpu: number },
   connected: boolean,
+  telemetry?: TelemetryView,
 ): Node {
   return {
     id: node.id,
@@ -56,5 +78,9 @@ export function nodeToProto(
     lastHeartbeatMs: node.lastHeartbeatMs,
     agentVersion: node.agentVersion,
     gpuIndices: node.gpuIndices,
+    cordoned: node.cordoned,
+    labels: node.labels,
+    usage: telemetry?.nodeUsage(node.name) ?? null,
+    clockSkewMs: telemetry?.clockSkewMs(node.name) ?? 0,
   };
 }

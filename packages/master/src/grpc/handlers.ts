@@ -5,6 +5,7 @@ import type { ImageRegistry } from "../images/registry.js";
 import type { LogStore } from "../logs/index.js";
 import { requireIdentity } from "../security/identity.js";
 import type { Enrolment } from "../security/join.js";
+import type { Telemetry } from "../telemetry/index.js";
 import { type AgentChannelOptions, agentChannelHandlers } from "./agent-channel.js";
 import { dataHandlers } from "./data-service.js";
 import { adminGuard } from "./guard.js";
@@ -23,6 +24,7 @@ export interface HandlerDeps {
   dataRoot: string;
   status: StatusInfo;
   channel: AgentChannelOptions;
+  telemetry: Telemetry;
   log: Logger;
 }
 
@@ -37,16 +39,21 @@ export function allHandlers(deps: HandlerDeps): { master: MasterHandlers; agent:
   };
   return {
     master: {
-      ...clusterHandlers(deps.controller, deps.enrolment, deps.status, deps.log),
+      ...clusterHandlers(deps.controller, deps.enrolment, deps.status, deps.log, deps.telemetry),
       ...dataHandlers(deps.dataRoot, guard),
       ...logsHandlers(deps.logs, deps.controller, guard),
       ...imageHandlers(deps.images, admin),
-      ...nodeHandlers(deps.log),
-      ...scheduleHandlers(deps.log),
-      ...telemetryHandlers(deps.log),
+      ...nodeHandlers(deps.controller, deps.log),
+      ...scheduleHandlers(deps.controller, deps.log),
+      ...telemetryHandlers(deps.telemetry, deps.log),
     },
     agent: {
-      ...agentChannelHandlers(deps.controller, deps.enrolment, deps.channel, deps.log),
+      ...agentChannelHandlers(
+        deps.controller,
+        deps.enrolment,
+        { ...deps.channel, telemetry: deps.telemetry },
+        deps.log,
+      ),
       ...fetchImageHandler(deps.images, node),
     },
   };

@@ -6,7 +6,7 @@ import { MaroError, toGrpcError } from "../errors.js";
 import { requireIdentity } from "../security/identity.js";
 import type { Enrolment } from "../security/join.js";
 import { MASTER_VERSION } from "../version.js";
-import { jobToProto, nodeToProto } from "./convert.js";
+import { jobToProto, nodeToProto, type TelemetryView } from "./convert.js";
 import { adminGuard } from "./guard.js";
 
 export interface StatusInfo {
@@ -22,6 +22,7 @@ export function clusterHandlers(
   enrolment: Enrolment,
   info: StatusInfo,
   log: Logger,
+  telemetry?: TelemetryView,
 ): Pick<
   MasterHandlers,
   | "SubmitJob"
@@ -44,12 +45,12 @@ export function clusterHandlers(
   return {
     SubmitJob: unary(async (req) => ({ job: jobToProto(await controller.submitJob(req.spec), nodeName) })),
     StopJob: unary(async (req) => ({ job: jobToProto(await controller.stopJob(requireName(req.name)), nodeName) })),
-    ListJobs: unary(() => ({ jobs: controller.listJobs().map((j) => jobToProto(j, nodeName)) })),
-    GetJob: unary((req) => jobToProto(controller.getJob(requireName(req.name)), nodeName)),
+    ListJobs: unary(() => ({ jobs: controller.listJobs().map((j) => jobToProto(j, nodeName, telemetry)) })),
+    GetJob: unary((req) => jobToProto(controller.getJob(requireName(req.name)), nodeName, telemetry)),
     ListNodes: unary(() => ({
       nodes: controller
         .listNodes()
-        .map((n) => nodeToProto(n, controller.allocatedOn(n.id), controller.isConnected(n.name))),
+        .map((n) => nodeToProto(n, controller.allocatedOn(n.id), controller.isConnected(n.name), telemetry)),
     })),
     GetClusterStatus: unary((): ClusterStatus => {
       const nodes = controller.listNodes();

@@ -1,12 +1,27 @@
 import type { Logger, MasterHandlers } from "@maro/proto";
+import type { Controller } from "../cluster/controller.js";
 import { MaroError } from "../errors.js";
+import { nodeToProto } from "./convert.js";
 import { adminGuard } from "./guard.js";
 
 /** Cordon, uncordon and drain. */
-export function nodeHandlers(log: Logger): Pick<MasterHandlers, "CordonNode" | "UncordonNode" | "DrainNode"> {
+export function nodeHandlers(
+  controller: Controller,
+  log: Logger,
+): Pick<MasterHandlers, "CordonNode" | "UncordonNode" | "DrainNode"> {
   const { unary } = adminGuard(log);
-  const todo = () => {
-    throw new MaroError("UNIMPLEMENTED", "not implemented yet");
+  const name = (n: string) => {
+    if (!n) throw new MaroError("INVALID_ARGUMENT", "name: required; see `maro grass node list`");
+    return n;
   };
-  return { CordonNode: unary(todo), UncordonNode: unary(todo), DrainNode: unary(todo) };
+  const view = (n: Awaited<ReturnType<Controller["setCordoned"]>>) =>
+    nodeToProto(n, controller.allocatedOn(n.id), controller.isConnected(n.name));
+  return {
+    CordonNode: unary(async (req) => view(await controller.setCordoned(name(req.name), true))),
+    UncordonNode: unary(async (req) => view(await controller.setCordoned(name(req.name), false))),
+    DrainNode: unary(async (req) => {
+      const drained = await controller.drainNode(name(req.name));
+      return { node: view(drained.node), jobs: drained.jobs };
+    }),
+  };
 }

@@ -10,6 +10,17 @@ export interface Keys {
   meta: string;
   /** String: the current join token's id and secret hash (JSON); absent when revoked. */
   joinToken: string;
+  /**
+   * Hash: one job's roster, component id → {type, index, node, address,
+   * container, state, restarts} (JSON). Components read it to find peers.
+   */
+  roster(jobId: string): string;
+  /** List: the newest cluster events and anomalies (JSON), capped. */
+  events: string;
+  /** List: one job's newest anomalies (JSON), capped; by job id, so a resubmitted name starts empty. */
+  jobAnomalies(jobId: string): string;
+  /** List: one node's resource history, one point per 10 s bucket (JSON), capped. */
+  nodeMetrics(node: string): string;
 }
 
 export function clusterKeys(cluster: string): Keys {
@@ -20,5 +31,9 @@ export function clusterKeys(cluster: string): Keys {
     nodes: `${prefix}:nodes`,
     meta: `${prefix}:meta`,
     joinToken: `${prefix}:join-token`,
+    roster: (jobId) => `${prefix}:roster:${jobId}`,
+    events: `${prefix}:events`,
+    jobAnomalies: (jobId) => `${prefix}:job-anomalies:${jobId}`,
+    nodeMetrics: (node) => `${prefix}:node-metrics:${node}`,
   };
 }

@@ -37,14 +37,23 @@ export interface ComponentSpecRecord {
   mountTarget: string;
   command: string[];
   shell: boolean;
+  /** Node labels a replica's node must carry (`{gpu_model: "A100"}`); {} for any node. Older records lack it: loaded as {}. */
+  constraints: Record<string, string>;
+  /** "node": no two replicas of this component on one node; "" for no rule. Older records lack it: loaded as "". */
+  spreadAcross: "" | "node";
 }
 
 export interface JobSpecRecord {
   name: string;
-  allocationMode: "single-metric-balanced" | "single-metric-compacted";
+  /** binpack and spread weigh every resource; allocationMetric is then ignored (stored as "cpu"). */
+  allocationMode: "single-metric-balanced" | "single-metric-compacted" | "binpack" | "spread";
   allocationMetric: "cpu" | "memory" | "gpu";
   components: ComponentSpecRecord[];
   sourceDir: string;
+  /** Higher runs first; an int32. Older records lack it: loaded as 0. */
+  priority: number;
+  /** The schedule that started the job; "" for `job start`. Older records lack it: loaded as "". */
+  schedule: string;
 }
 
 export interface ComponentRecord {
@@ -65,6 +74,29 @@ export interface ComponentRecord {
   finishedAtMs: number;
   /** Times this replica was restarted by its policy. */
   restarts: number;
+  /** Its node's address when placed: where peers reach it (the job's roster). */
+  address: string;
+}
+
+/**
+ * A container of an earlier placement of the job that was told to stop when
+ * the job was placed again. It holds its node's resources until its exit is
+ * reported, and the job is not placed again before then: no replica runs twice.
+ */
+export interface RetiredContainerRecord {
+  containerName: string;
+  nodeId: string;
+  resources: Resources;
+  gpuIndices: number[];
+  retiredAtMs: number;
+}
+
+/** Why the scheduler left a job pending: nodes counted by the reason each was filtered. */
+export interface ExplanationRecord {
+  componentId: string;
+  needs: Resources;
+  nodesEvaluated: number;
+  filtered: Record<string, number>;
 }
 
 export interface JobRecord {
@@ -80,6 +112,11 @@ export interface JobRecord {
   submittedAtMs: number;
   scheduledAtMs: number;
   finishedAtMs: number;
+  /** Times the whole job was placed again after a node was lost or drained. */
+  attempt: number;
+  retired: RetiredContainerRecord[];
+  /** Set while pending and unplaced. */
+  explanation: ExplanationRecord | null;
 }
 
 export interface NodeRecord {
@@ -93,6 +130,9 @@ export interface NodeRecord {
   gpuIndices: number[];
   lastHeartbeatMs: number;
   registeredAtMs: number;
+  /** No new placements (cordon or drain); survives the agent's reconnects. */
+  cordoned: boolean;
+  labels: Record<string, string>;
 }
 
 export interface ClusterMeta {

@@ -53,7 +53,8 @@ export async function startRedisServer(options: RedisServerOptions): Promise<Run
       `requirepass ${password}`,
       `dir ${options.dir}`,
       "appendonly yes",
-      "appendfsync everysec",
+      // A commit Redis acknowledged is on disk: a killed Redis loses nothing.
+      "appendfsync always",
       'save ""',
       "daemonize no",
       `pidfile ${join(options.dir, "redis.pid")}`,
@@ -158,6 +159,7 @@ async function adoptRunning(dir: string, host: string, password: string): Promis
   if (!pid || !runsRedis(pid)) return null;
   const port = Number(/^port (\d+)$/m.exec(readFileSync(join(dir, "redis.conf"), "utf8"))?.[1] ?? 0);
   const alive = await answersPing(host, port, password);
+  let stopping = false;
   if (!alive) {
     process.kill(pid, "SIGTERM");
     for (let i = 0; i < 100 && runsRedis(pid); i++) await new Promise((r) => setTimeout(r, 50));
@@ -169,8 +171,18 @@ async function adoptRunning(dir: string, host: string, password: string): Promis
     password,
     pid,
     url: `redis://:${encodeURIComponent(password)}@${host}:${port}`,
-    onUnexpectedExit: () => {},
+    // Not our child: its end is noticed by watching its pid.
+    onUnexpectedExit: (listener) => {
+      const timer = setInterval(() => {
+        if (stopping) return clearInterval(timer);
+        if (runsRedis(pid)) return;
+        clearInterval(timer);
+        listener(null);
+      }, 500);
+      timer.unref();
+    },
     stop: async () => {
+      stopping = true;
       if (!runsRedis(pid)) return;
       process.kill(pid, "SIGTERM");
       for (let i = 0; i < 200 && runsRedis(pid); i++) await new Promise((r) => setTimeout(r, 25));

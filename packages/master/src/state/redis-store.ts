@@ -1,11 +1,30 @@
 import { Redis } from "ioredis";
 import { clusterKeys, type Keys } from "./keys.js";
+import { normaliseJob, normaliseNode } from "./normalise.js";
 import type { ClusterMeta, JobRecord, JoinTokenRecord, NodeRecord } from "./records.js";
 import type { LoadedState, StateStore } from "./store.js";
 
 export interface RedisStoreOptions {
   url: string;
   cluster: string;
+}
+
+function rosterFields(job: JobRecord): string[] {
+  const fields: string[] = [];
+  for (const c of job.components)
+    fields.push(
+      c.id,
+      JSON.stringify({
+        type: c.type,
+        index: c.index,
+        node: c.nodeId,
+        address: c.address,
+        container: c.containerName,
+        state: c.state,
+        restarts: c.restarts,
+      }),
+    );
+  return fields;
 }
 
 /** StateStore over Redis: jobs and nodes in hashes, commits with WATCH/MULTI on a version key. */
@@ -38,8 +57,8 @@ export class RedisStateStore implements StateStore {
     return {
       version: Number(version ?? 0),
       meta: meta ? (JSON.parse(meta) as ClusterMeta) : null,
-      jobs: jobs.map((j) => JSON.parse(j) as JobRecord),
-      nodes: nodes.map((n) => JSON.parse(n) as NodeRecord),
+      jobs: jobs.map((j) => normaliseJob(JSON.parse(j) as JobRecord)),
+      nodes: nodes.map((n) => normaliseNode(JSON.parse(n) as NodeRecord)),
     };
   }
 
@@ -60,6 +79,13 @@ export class RedisStateStore implements StateStore {
       for (const job of jobs) fields.push(job.name, JSON.stringify(job));
       tx.hset(this.keys.jobs, ...fields);
     }
+    for (const job of jobs) {
+      // The roster is rewritten with the job, in the same transaction: peers
+      // never see a placement the master did not commit.
+      const roster = this.keys.roster(job.id);
+      tx.del(roster);
+      tx.hset(roster, ...rosterFields(job));
+    }
     if (removedJobs.length > 0) tx.hdel(this.keys.jobs, ...removedJobs);
     tx.incr(this.keys.version);
     const result = await tx.exec();
@@ -79,6 +105,10 @@ export class RedisStateStore implements StateStore {
   async saveJoinToken(token: JoinTokenRecord | null): Promise<void> {
     if (token) await this.redis.set(this.keys.joinToken, JSON.stringify(token));
     else await this.redis.del(this.keys.joinToken);
+  }
+
+  available(): boolean {
+    return this.redis.status === "ready";
   }
 
   async close(): Promise<void> {

@@ -21,4 +21,6 @@ export interface StateStore {
   /** Replaces the join token; null revokes it. */
   saveJoinToken(token: JoinTokenRecord | null): Promise<void>;
   close(): Promise<void>;
+  /** False while the store is unreachable (writes then wait for it). */
+  available(): boolean;
 }

@@ -196,7 +196,8 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
       () => {
         controller.checkHeartbeats().catch((err) => log.error("heartbeat check failed", { error: String(err) }));
       },
-      Math.max(100, Math.floor(options.heartbeatTtlMs / 4)),
+      // Checked ten times per TTL: a dead node is marked down at most a tenth of a TTL late.
+      Math.max(50, Math.floor(options.heartbeatTtlMs / 10)),
     );
     stops.push(async () => clearInterval(ttlTimer));
     const info: MasterInfoFile = {

@@ -11,6 +11,8 @@ import {
   type Resources,
 } from "@maro/proto";
 import { ownerLabels, toLaunchSpec } from "./launch-spec.js";
+import type { ResourceSample } from "./probes/delta.js";
+import type { AnomalyMessage } from "./probes/monitor.js";
 import { type ContainerRuntime, RuntimeError, type RuntimeEvent } from "./runtime/types.js";
 
 export const AGENT_VERSION = "0.1.0";
@@ -31,6 +33,12 @@ export interface ChannelOptions {
   onRegistered?: (registered: RegisteredOut) => void;
   /** Runs before a component starts (load its image, start shipping its output); a throw fails the start. */
   beforeStart?: (start: StartContainerOut) => Promise<void>;
+  /** The node's labels (`--labels`), sent with every Register. */
+  labels?: Record<string, string>;
+  /** The master answered a heartbeat; receivedMs is this node's clock at arrival. */
+  onPong?: (pong: { agentTimeMs: number; masterTimeMs: number }, receivedMs: number) => void;
+  /** The master asked to stop a component (its exit is then expected). */
+  onStop?: (containerName: string) => void;
 }
 
 /** Why the agent stopped trying: the master refused it for good. */
@@ -44,6 +52,8 @@ export class RefusedError extends Error {
 }
 
 const MAX_BUFFERED = 10_000;
+/** Anomalies kept while disconnected; the oldest are dropped first. */
+const MAX_BUFFERED_ANOMALIES = 1000;
 
 /**
  * Keeps one stream to the master open, reconnecting with backoff. Container
@@ -54,6 +64,9 @@ export class MasterChannel {
   private stream: ClientDuplexStream<AgentMessage, MasterMessageOut> | null = null;
   private registered = false;
   private pending: ContainerStatus[] = [];
+  /** How many of `pending` the last Register carried. */
+  private inRegister = 0;
+  private pendingAnomalies: AnomalyMessage[] = [];
   private heartbeat: NodeJS.Timeout | null = null;
   private stopped = false;
   private backoffMs = 100;
@@ -95,6 +108,20 @@ export class MasterChannel {
     if (this.registered && this.stream) this.stream.write({ image });
   }
 
+  /** A resource sample; dropped while disconnected (the next full one catches up). */
+  sendSample(sample: ResourceSample): void {
+    if (this.registered && this.stream) this.stream.write({ sample });
+  }
+
+  /** An anomaly; kept (bounded) while disconnected and sent after the next registration. */
+  reportAnomaly(anomaly: AnomalyMessage): void {
+    if (this.registered && this.stream) this.stream.write({ anomaly });
+    else {
+      this.pendingAnomalies.push(anomaly);
+      if (this.pendingAnomalies.length > MAX_BUFFERED_ANOMALIES) this.pendingAnomalies.shift();
+    }
+  }
+
   close(): void {
     this.stopped = true;
     this.clearHeartbeat();
@@ -110,13 +137,18 @@ export class MasterChannel {
   private async connect(): Promise<void> {
     if (this.stopped) return;
     const o = this.options;
-    const containers = (await o.runtime.list(ownerLabels(o.cluster, o.nodeName)).catch(() => [])).map(
+    const listed = (await o.runtime.list(ownerLabels(o.cluster, o.nodeName)).catch(() => [])).map(
       (c): ContainerStatus => ({
         containerName: c.containerName,
         state: c.running ? "running" : "exited",
         timeMs: Date.now(),
       }),
     );
+    // What happened while unregistered (exits of containers that ended while
+    // the agent was down) goes in the Register itself: the master reconciles
+    // against it before reading any later status.
+    this.inRegister = this.pending.length;
+    const containers = [...listed, ...this.pending];
     // waitForReady: a call made while the master is away waits for it instead of failing at once.
     const stream = this.client.Connect(new Metadata({ waitForReady: true }));
     this.stream = stream;
@@ -134,6 +166,7 @@ export class MasterChannel {
         gpuIndices: o.gpuIndices,
         runtime: o.runtime.kind,
         containers,
+        labels: o.labels ?? {},
       },
     });
   }
@@ -163,9 +196,12 @@ export class MasterChannel {
       this.registered = true;
       this.backoffMs = 100;
       o.log.info("registered with master", { node: o.nodeName, master: o.master });
-      const flush = this.pending;
+      const flush = this.pending.slice(this.inRegister);
       this.pending = [];
       for (const status of flush) this.stream?.write({ status });
+      const anomalies = this.pendingAnomalies;
+      this.pendingAnomalies = [];
+      for (const anomaly of anomalies) this.stream?.write({ anomaly });
       this.clearHeartbeat();
       o.onRegistered?.(msg.registered);
       const interval = Math.max(50, msg.registered.heartbeatIntervalMs || 1000);
@@ -185,8 +221,13 @@ export class MasterChannel {
         });
       return;
     }
+    if (msg.body === "pong" && msg.pong) {
+      o.onPong?.(msg.pong, Date.now());
+      return;
+    }
     if (msg.body === "stop" && msg.stop) {
       const stop = msg.stop;
+      o.onStop?.(stop.containerName);
       o.runtime.stop(stop.containerName, stop.graceSeconds).catch((err: unknown) => {
         o.log.error("stop failed", { container: stop.containerName, error: String(err) });
       });

@@ -9,6 +9,8 @@ import { fetchImageStream } from "./images/fetch.js";
 import { ImageLoader } from "./images/loader.js";
 import { ownerLabels } from "./launch-spec.js";
 import { LogShipper } from "./logs/shipper.js";
+import { parseNodeLabels } from "./node-labels.js";
+import { NodeMonitor } from "./probes/monitor.js";
 import { applyReservation, measureNode, parseReservation } from "./resources/index.js";
 import { DockerRuntime } from "./runtime/docker.js";
 import { ProcessRuntime } from "./runtime/process.js";
@@ -28,6 +30,9 @@ const USAGE = `usage: maro-agent --master HOST:PORT --cluster NAME --name NODE [
   --resources SPEC       what this node offers: cpu=all|N,memory=all|2048m,gpu=all|N (default all)
   --address ADDR         address peers use to reach components here (default: first non-loopback IPv4)
   --cleanup-on-exit      stop this node's components when the agent is stopped (local clusters)
+  --labels K=V,...       this node's labels, matched by job constraints (e.g. gpu_model=A100,zone=a)
+  --sample-interval MS   how often resource usage is sampled and sent (default 1000)
+  --hung-after MS        report a component that used no cpu and wrote no output this long (default off)
   --version              print the version`;
 
 function fail(message: string): never {
@@ -81,6 +86,9 @@ async function main() {
         resources: { type: "string", default: "cpu=all,memory=all,gpu=all" },
         address: { type: "string" },
         "cleanup-on-exit": { type: "boolean" },
+        labels: { type: "string" },
+        "sample-interval": { type: "string", default: "1000" },
+        "hung-after": { type: "string" },
         version: { type: "boolean" },
         help: { type: "boolean" },
       },
@@ -104,6 +112,22 @@ async function main() {
   } catch (err) {
     fail(`--resources: ${err instanceof Error ? err.message : String(err)}`);
   }
+  let labels: Record<string, string>;
+  try {
+    labels = parseNodeLabels(str("labels") ?? "");
+  } catch (err) {
+    fail(`--labels: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const millis = (flag: string, min: number): number | undefined => {
+    const text = str(flag);
+    if (text === undefined) return undefined;
+    const n = Number(text);
+    if (!/^\d+$/.test(text.trim()) || n < min)
+      fail(`--${flag}: "${text}" is not a whole number of milliseconds >= ${min}`);
+    return n;
+  };
+  const sampleIntervalMs = millis("sample-interval", 100) ?? 1000;
+  const hungAfterMs = millis("hung-after", 1000) ?? 0;
   const stateDir = str("state-dir") ?? fail("--state-dir is required");
   const caFile = str("ca-file") ?? fail("--ca-file is required: the agent only talks TLS to its master");
   let caPem: string;
@@ -166,6 +190,24 @@ async function main() {
   runtime.onEvent((event) => {
     if (event.kind === "exited") shipper?.ended(event.containerName);
   });
+  // Resource samples and anomalies go to the master over the channel.
+  const monitor: NodeMonitor = new NodeMonitor({
+    nodeName,
+    runtime,
+    owner,
+    stateDir,
+    dockerHost: runtime instanceof DockerRuntime ? runtime.dockerHost : undefined,
+    intervalMs: sampleIntervalMs,
+    detector: { hungAfterMs },
+    sendSample: (sample) => channel.sendSample(sample),
+    sendAnomaly: (anomaly) => {
+      const fields = { kind: anomaly.kind, severity: anomaly.severity, message: anomaly.message };
+      if (anomaly.severity === "info") log.info("anomaly cleared", fields);
+      else log.warn("anomaly", fields);
+      channel.reportAnomaly(anomaly);
+    },
+    log,
+  });
   // Pushed images are loaded from the master before a component needs them.
   let loader: ImageLoader | null = null;
   const channel = new MasterChannel({
@@ -173,6 +215,7 @@ async function main() {
     caPem,
     nodeCert,
     onRegistered: (registered) => {
+      monitor.registered();
       const [host, port] = splitHostPort(registered.logSinkAddress);
       if (!host) return;
       if (runtime instanceof DockerRuntime)
@@ -182,7 +225,11 @@ async function main() {
         });
       shipper?.setSink({ host, port, sharedKey: registered.logSinkSharedKey });
     },
+    labels,
+    onPong: (pong, receivedMs) => monitor.pong(pong.agentTimeMs, pong.masterTimeMs, receivedMs),
+    onStop: (containerName) => monitor.stopping(containerName),
     beforeStart: async (start) => {
+      monitor.starting(start.containerName, { jobId: start.jobId, componentId: start.componentId });
       if (start.spec?.mountTarget && start.mountSource) checkShare(start.mountSource, log);
       if (loader && start.imageSha256 && start.spec?.image) await loader.ensure(start.spec.image, start.imageSha256);
       shipper?.track(start.containerName, start.jobName);
@@ -207,6 +254,7 @@ async function main() {
     if (stopping) return;
     stopping = true;
     log.info("stopping", { signal, cleanup: Boolean(values["cleanup-on-exit"]) });
+    monitor.stop();
     channel.close();
     shipper?.close();
     if (values["cleanup-on-exit"]) {
@@ -218,7 +266,8 @@ async function main() {
   };
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
   process.on("SIGINT", () => void shutdown("SIGINT"));
-  log.info("agent starting", { node: nodeName, master, runtime: runtime.kind, offer });
+  log.info("agent starting", { node: nodeName, master, runtime: runtime.kind, offer, labels });
+  monitor.start();
   try {
     await channel.run();
   } catch (err) {

@@ -1,0 +1,11 @@
+export { type EncodedSample, type EncoderOptions, type ResourceSample, SampleEncoder } from "./delta.js";
+export { DiskProbe } from "./disk.js";
+export { containerMemory, DockerStatsProbe } from "./docker-stats.js";
+export { findOnPath, GpuProbe, parseNvidiaSmi } from "./gpu.js";
+export { type AnomalyMessage, type MonitorOptions, NodeMonitor } from "./monitor.js";
+export { NetworkProbe } from "./network.js";
+export { NodeCpuProbe } from "./node-cpu.js";
+export { NodeMemoryProbe } from "./node-memory.js";
+export { CONTAINER_NAME_ENV, ProcessStatsProbe } from "./process-stats.js";
+export { type Reading, Sampler, type SamplerOptions } from "./sampler.js";
+export * from "./types.js";

@@ -1,0 +1,15 @@
+import { readFile } from "node:fs/promises";
+import { parseMeminfo } from "./proc-parse.js";
+import type { NodeProbe, NodeReading } from "./types.js";
+
+/** Node memory from /proc/meminfo: used = total - available. */
+export class NodeMemoryProbe implements NodeProbe {
+  readonly name = "memory";
+
+  constructor(private readonly path = "/proc/meminfo") {}
+
+  async read(): Promise<Partial<NodeReading>> {
+    const m = parseMeminfo(await readFile(this.path, "utf8"));
+    return { memoryTotalBytes: m.totalBytes, memoryUsedBytes: Math.max(0, m.totalBytes - m.availableBytes) };
+  }
+}

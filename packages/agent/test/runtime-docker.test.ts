@@ -186,20 +186,58 @@ describe("DockerRuntime (real dockerd)", () => {
     assert.equal(log.exitsOf(name).length, 1);
   });
 
-  it("asks for the GPUs by index; without the nvidia runtime the start fails clearly", async () => {
-    const gpuSpec = spec({ containerName: uniqueName("gpu"), gpuIndices: [0, 2] });
-    const create = containerCreateOptions(gpuSpec, { scopeLabels, networkMode: "bridge" });
-    assert.deepEqual(create.HostConfig?.DeviceRequests, [
-      { Driver: "nvidia", DeviceIDs: ["0", "2"], Capabilities: [["gpu"]] },
-    ]);
-    assert.equal(
-      containerCreateOptions(spec({ containerName: "x" }), { scopeLabels, networkMode: "bridge" }).HostConfig
-        ?.DeviceRequests,
-      undefined,
+  it("asks the engine for exactly the component's GPUs; without the nvidia runtime the start fails clearly", async () => {
+    const gpuSpec = spec({
+      containerName: uniqueName("gpu"),
+      gpuIndices: [0, 2],
+      env: { CUDA_VISIBLE_DEVICES: "0,1,2,3" },
+    });
+    // What the engine records for the create request (it accepts it; only start needs the driver).
+    const created = await docker.createContainer(
+      containerCreateOptions(gpuSpec, { scopeLabels, networkMode: "bridge" }),
     );
-    const { rt } = runtime();
-    await assert.rejects(rt.start(gpuSpec), isRuntimeError("START_FAILED", new RegExp(gpuSpec.containerName)));
-    assert.equal(await exists(gpuSpec.containerName), false);
+    try {
+      const info = await created.inspect();
+      assert.deepEqual(
+        info.HostConfig.DeviceRequests?.map((r) => [r.Driver, r.DeviceIDs, r.Capabilities, r.Count ?? 0]),
+        [["nvidia", ["0", "2"], [["gpu"]], 0]],
+      );
+      // Host indices for the NVIDIA runtime; CUDA inside counts what it sees from 0.
+      assert.ok(info.Config.Env.includes("NVIDIA_VISIBLE_DEVICES=0,2"), info.Config.Env.join(" "));
+      assert.ok(info.Config.Env.includes("CUDA_VISIBLE_DEVICES=0,1"), info.Config.Env.join(" "));
+      assert.ok(!info.Config.Env.includes("CUDA_VISIBLE_DEVICES=0,1,2,3"));
+    } finally {
+      await created.remove({ force: true });
+    }
+    const plain = containerCreateOptions(spec({ containerName: "x" }), { scopeLabels, networkMode: "bridge" });
+    assert.equal(plain.HostConfig?.DeviceRequests, undefined);
+    assert.ok(plain.Env?.includes("NVIDIA_VISIBLE_DEVICES=void"), "no GPUs for a component that asked for none");
+
+    const { rt, log } = runtime();
+    await assert.rejects(
+      rt.start(gpuSpec),
+      isRuntimeError(
+        "START_FAILED",
+        new RegExp(`${gpuSpec.containerName}.*needs GPUs.*no NVIDIA runtime.*could not select device driver.*gpu=0`),
+      ),
+    );
+    assert.equal(await exists(gpuSpec.containerName), false, "no container is left behind");
+    await sleep(300);
+    assert.equal(log.events.length, 0);
+  });
+
+  it("stop() of a container removed behind the agent's back is a no-op success", async () => {
+    const { rt, log } = runtime();
+    const name = uniqueName("gone");
+    await rt.start(spec({ containerName: name }));
+    await docker.getContainer(name).remove({ force: true });
+    // The removal killed it: the engine's die event carries the code.
+    assert.equal((await log.waitForExit(name, 10_000)).exitCode, 137);
+    await rt.stop(name, 1);
+    await Promise.all([rt.stop(name, 1), rt.stop(name, 1)]);
+    assert.equal(await exists(name), false);
+    await sleep(300);
+    assert.equal(log.exitsOf(name).length, 1, "reported once");
   });
 
   it("stop() of an unknown name is a no-op", async () => {
@@ -229,11 +267,30 @@ describe("DockerRuntime (real dockerd)", () => {
     );
   });
 
-  it("a name already taken is NAME_IN_USE", async () => {
-    const { rt } = runtime();
+  it("a repeated start of a running component creates nothing and reports it running", async () => {
+    const { rt, log } = runtime();
     const name = uniqueName("dup");
-    await rt.start(spec({ containerName: name }));
-    await assert.rejects(rt.start(spec({ containerName: name })), isRuntimeError("NAME_IN_USE", new RegExp(name)));
+    const same = spec({ containerName: name, labels: { "maro.job": "j1", "maro.job-id": "id1" } });
+    await rt.start(same);
+    const first = (await docker.getContainer(name).inspect()).Id;
+    await Promise.all([rt.start(same), rt.start(same)]);
+    assert.equal((await docker.getContainer(name).inspect()).Id, first, "the same container");
+    assert.deepEqual(
+      log.events.filter((e) => e.containerName === name).map((e) => e.kind),
+      ["running", "running", "running"],
+    );
+    assert.equal((await rt.list({})).length, 1);
+    // Another component under the same name is refused, and so is a container that is not ours.
+    await assert.rejects(
+      rt.start(spec({ containerName: name, labels: { "maro.job": "j1", "maro.job-id": "id2" } })),
+      isRuntimeError("NAME_IN_USE", new RegExp(name)),
+    );
+    const foreign = uniqueName("foreign");
+    await docker.createContainer({ name: foreign, Image: TEST_IMAGE, Cmd: ["true"], Labels: { "maro.test-run": run } });
+    await assert.rejects(
+      rt.start(spec({ containerName: foreign })),
+      isRuntimeError("NAME_IN_USE", new RegExp(foreign)),
+    );
   });
 
   it("a container that cannot start is START_FAILED and is not left behind", async () => {

@@ -233,12 +233,68 @@ describe("ProcessRuntime", () => {
     assert.equal((await log.waitForExit(name, 5000)).exitCode, 0);
   });
 
-  it("a name already running is NAME_IN_USE; a name that cannot be a file is refused", async () => {
-    const { rt } = runtime();
+  it("a repeated start of a running component starts nothing and reports it running", async () => {
+    const { rt, log } = runtime();
     const name = uniqueName("dup");
-    await rt.start(spec({ containerName: name }));
-    await assert.rejects(rt.start(spec({ containerName: name })), isRuntimeError("NAME_IN_USE", new RegExp(name)));
+    const same = spec({ containerName: name, command: ["echo started; sleep 1000"], labels: { "maro.job": "j1" } });
+    await rt.start(same);
+    await rt.start(same);
+    assert.deepEqual(
+      log.events.filter((e) => e.containerName === name).map((e) => e.kind),
+      ["running", "running"],
+    );
+    await sleep(200);
+    const output = await readFile(join(stateDir, "logs", `${name}.log`), "utf8");
+    assert.equal(output, "started\n", "one process only");
+    assert.equal((await rt.list({})).length, 1);
+    // Another component under the same name is refused.
+    await assert.rejects(
+      rt.start(spec({ containerName: name, labels: { "maro.job": "j2" } })),
+      isRuntimeError("NAME_IN_USE", new RegExp(name)),
+    );
     await assert.rejects(rt.start(spec({ containerName: "../escape" })), isRuntimeError("START_FAILED"));
+  });
+
+  it("stop() of a component that already exited, or twice at once, is a no-op success", async () => {
+    const { rt, log } = runtime();
+    const name = uniqueName("stopgone");
+    await rt.start(spec({ containerName: name, command: ["exit 2"] }));
+    await log.waitForExit(name, 5000);
+    await rt.stop(name, 1);
+    const long = uniqueName("stoptwice");
+    await rt.start(spec({ containerName: long, command: ["sleep", "1000"], shell: false }));
+    await Promise.all([rt.stop(long, 5), rt.stop(long, 5)]);
+    assert.deepEqual(
+      log.events.filter((e) => e.kind === "exited").map((e) => e.containerName),
+      [name, long],
+    );
+  });
+
+  it("narrows CUDA to the component's GPUs (by PCI bus order) and hides them from the others", async () => {
+    const { rt, log } = runtime();
+    // "set" tells an empty value from none at all.
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion
+    const show = ['echo "cuda=[$CUDA_VISIBLE_DEVICES] set=${CUDA_VISIBLE_DEVICES+yes} order=$CUDA_DEVICE_ORDER"'];
+    const gpu = uniqueName("gpu");
+    // The component's own env cannot widen its devices.
+    await rt.start(
+      spec({ containerName: gpu, command: show, gpuIndices: [1, 3], env: { CUDA_VISIBLE_DEVICES: "0,1,2,3" } }),
+    );
+    assert.equal((await log.waitForExit(gpu, 5000)).outputTail, "cuda=[1,3] set=yes order=PCI_BUS_ID\n");
+    const cpu = uniqueName("nogpu");
+    await rt.start(spec({ containerName: cpu, command: show }));
+    assert.equal((await log.waitForExit(cpu, 5000)).outputTail, "cuda=[] set=yes order=PCI_BUS_ID\n");
+  });
+
+  it("runs argv exactly: argv[0] as given, no shell builtin in its place", async () => {
+    const { rt, log } = runtime();
+    const name = uniqueName("argv0");
+    // sh's builtin echo would turn a backslash-n into a newline; /bin/echo prints it as is.
+    await rt.start(spec({ containerName: name, command: ["echo", "a\\nb", "*", "$(id)"], shell: false }));
+    assert.equal((await log.waitForExit(name, 5000)).outputTail, "a\\nb * $(id)\n");
+    const zero = uniqueName("argv0");
+    await rt.start(spec({ containerName: zero, command: ["sh", "-c", 'echo "$0"'], shell: false }));
+    assert.equal((await log.waitForExit(zero, 5000)).outputTail, "sh\n");
   });
 
   it("list() returns running components whose labels match", async () => {

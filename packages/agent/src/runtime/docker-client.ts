@@ -96,6 +96,13 @@ export function startError(err: unknown, image: string, containerName: string, d
       `a container named "${containerName}" already exists on this node: stop it first or use another name (${message})`,
     );
   }
+  if (/could not select device driver/i.test(message)) {
+    return new RuntimeError(
+      "START_FAILED",
+      `container "${containerName}" (image "${image}") needs GPUs but this node's Docker engine has no NVIDIA runtime (${message}): ` +
+        "install the NVIDIA Container Toolkit and restart dockerd, or run the agent with --resources gpu=0",
+    );
+  }
   return new RuntimeError("START_FAILED", `container "${containerName}" (image "${image}") did not start: ${message}`);
 }
 
@@ -117,4 +124,18 @@ export function demuxLogs(buf: Buffer): Buffer {
   }
   if (offset < buf.length && parts.length === 0) return buf;
   return Buffer.concat(parts);
+}
+
+/** A listed container that is running, or paused (frozen but alive). */
+export function isLive(state: string): boolean {
+  return state === "running" || state === "paused";
+}
+
+/** A listed container's name, without the engine's leading slash. */
+export function nameOf(c: Dockerode.ContainerInfo): string {
+  return (c.Names[0] ?? c.Id).replace(/^\//, "");
+}
+
+export function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }

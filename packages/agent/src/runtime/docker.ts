@@ -1,17 +1,26 @@
 // ContainerRuntime on the Docker Engine API (dockerode). Exits are learned
 // from the engine's events stream the moment a container dies; after the exit
 // is reported the container is removed, so its name is free again.
+//
+// Containers outlive the agent. A new agent (after a crash or kill -9) finds
+// its running containers by their scope labels and follows them as its own;
+// those that stopped while no agent listened are reported by the first sweep,
+// before list() answers, so a re-registering agent can hand their exits over.
 
 import Dockerode from "dockerode";
 import {
   DEFAULT_DOCKER_HOST,
   demuxLogs,
+  describe,
   dockerConnection,
   dockerStatus,
+  isLive,
   isUnreachable,
+  nameOf,
   startError,
   unavailableError,
 } from "./docker-client.js";
+import { commandOf, containerCreateOptions, hasLabels, type LogConfig, logConfigFor } from "./docker-create.js";
 import { type DockerContainerEvent, DockerEventWatcher } from "./docker-events.js";
 import { OUTPUT_TAIL_LINES, outputTail } from "./tail.js";
 import {
@@ -21,6 +30,8 @@ import {
   RuntimeError,
   type RuntimeEvent,
 } from "./types.js";
+
+export { commandOf, containerCreateOptions };
 
 export const DEFAULT_SCOPE_LABELS: Readonly<Record<string, string>> = { "maro.managed": "true" };
 
@@ -40,7 +51,7 @@ export interface DockerRuntimeOptions {
   /** Docker network mode for components. Default "bridge". */
   networkMode?: string;
   /** Docker log driver for components, e.g. fluentd. Default: the engine's. */
-  logConfig?: { type: string; config: Record<string, string> };
+  logConfig?: LogConfig;
   /** Problems that do not fail a call (events stream dropped, cleanup failed). Default: console.warn. */
   onWarning?: (message: string) => void;
   /** Events stream reconnect delay. Default 200 ms doubling up to 5 s. */
@@ -75,7 +86,7 @@ export class DockerRuntime implements ContainerRuntime {
   private readonly warn: (message: string) => void;
   private readonly watcher: DockerEventWatcher;
   private readonly listeners: Array<(event: RuntimeEvent) => void> = [];
-  /** Containers started by this runtime that have not been reported exited. */
+  /** Containers started (or found running after an agent restart) whose exit is not reported yet. */
   private readonly tracked = new Map<string, Tracked>();
   /** Exit reports in progress, by container id. */
   private readonly exits = new Map<string, Promise<void>>();
@@ -83,6 +94,11 @@ export class DockerRuntime implements ContainerRuntime {
   private readonly reported = new Set<string>();
   /** Events emitted before anyone listened (exits found by the first sweep). */
   private readonly unheard: RuntimeEvent[] = [];
+  /** Starts in progress by container name: starts of one name run one after another. */
+  private readonly starting = new Map<string, Promise<void>>();
+  /** The latest sweep (after each events (re)connect). */
+  private sweeping: Promise<void> = Promise.resolve();
+  private sweeps = 0;
   private closed = false;
 
   constructor(options: DockerRuntimeOptions = {}) {
@@ -98,7 +114,9 @@ export class DockerRuntime implements ContainerRuntime {
       onWarning: this.warn,
       onEvent: (event) => this.onDockerEvent(event),
       // Anything that died while nobody listened is caught here.
-      onConnected: () => void this.sweep(),
+      onConnected: () => {
+        this.sweeping = this.sweep(this.sweeps++ === 0);
+      },
     });
   }
 
@@ -119,27 +137,45 @@ export class DockerRuntime implements ContainerRuntime {
     }
   }
 
-  private logConfigFor(spec: LaunchSpec): DockerRuntimeOptions["logConfig"] {
-    if (this.logConfig?.type !== "fluentd") return this.logConfig;
-    const job = spec.labels["maro.job"] ?? "unknown";
-    return { type: "fluentd", config: { ...this.logConfig.config, tag: `maro.${job}.${spec.containerName}` } };
-  }
-
+  /**
+   * Starts a component. A start for a name that already runs (a repeated
+   * StartContainer, or a container found again after an agent restart) starts
+   * nothing: the running container is reported as running.
+   */
   async start(spec: LaunchSpec): Promise<void> {
     if (this.closed) throw new RuntimeError("RUNTIME_UNAVAILABLE", "the docker runtime is closed");
-    // Listen before starting, so even an instant exit is seen live.
-    await this.watcher.ready;
-    let container: Dockerode.Container;
+    const name = spec.containerName;
+    const previous = this.starting.get(name);
+    const attempt = (previous ?? Promise.resolve()).catch(() => {}).then(() => this.startOnce(spec));
+    this.starting.set(name, attempt);
     try {
-      container = await this.docker.createContainer(
-        containerCreateOptions(spec, {
-          scopeLabels: this.scope,
-          networkMode: this.networkMode,
-          logConfig: this.logConfigFor(spec),
-        }),
-      );
-    } catch (err) {
-      throw startError(err, spec.image, spec.containerName, this.dockerHost);
+      await attempt;
+    } finally {
+      if (this.starting.get(name) === attempt) this.starting.delete(name);
+    }
+  }
+
+  private async startOnce(spec: LaunchSpec): Promise<void> {
+    // Listen before starting, so even an instant exit is seen live; and know
+    // what an earlier agent left running before deciding a name is free.
+    await this.watcher.ready;
+    await this.sweeping;
+    let container: Dockerode.Container | undefined;
+    for (let tries = 0; container === undefined; tries++) {
+      try {
+        container = await this.docker.createContainer(
+          containerCreateOptions(spec, {
+            scopeLabels: this.scope,
+            networkMode: this.networkMode,
+            logConfig: logConfigFor(this.logConfig, spec),
+          }),
+        );
+      } catch (err) {
+        if (dockerStatus(err) !== 409 || tries > 0)
+          throw startError(err, spec.image, spec.containerName, this.dockerHost);
+        if (await this.adoptExisting(spec, err)) return;
+        // It had stopped: its exit is reported and the name is free again.
+      }
     }
     let settle: (ok: boolean) => void = () => {};
     const started = new Promise<boolean>((resolve) => {
@@ -158,9 +194,49 @@ export class DockerRuntime implements ContainerRuntime {
     settle(true);
   }
 
+  /**
+   * The name is taken. If this component runs under it already, it is
+   * followed and reported as running (true). If it is ours but stopped, its
+   * exit is reported and the container removed (false: create it again).
+   * Anything else is NAME_IN_USE.
+   */
+  private async adoptExisting(spec: LaunchSpec, conflict: unknown): Promise<boolean> {
+    let info: Dockerode.ContainerInspectInfo;
+    try {
+      info = await this.docker.getContainer(spec.containerName).inspect();
+    } catch (err) {
+      if (dockerStatus(err) === 404) return false; // removed meanwhile
+      throw startError(err, spec.image, spec.containerName, this.dockerHost);
+    }
+    if (!hasLabels(info.Config.Labels, { ...spec.labels, ...this.scope })) {
+      throw startError(conflict, spec.image, spec.containerName, this.dockerHost);
+    }
+    if (!info.State.Running) {
+      await this.checkExit(info.Id, { name: spec.containerName });
+      return false;
+    }
+    this.follow(info.Id, spec.containerName);
+    const startedAt = Date.parse(info.State.StartedAt);
+    this.emit({
+      kind: "running",
+      containerName: spec.containerName,
+      timeMs: Number.isFinite(startedAt) ? startedAt : Date.now(),
+    });
+    return true;
+  }
+
+  /** Tracks a running container this runtime did not start (found again after a restart). */
+  private follow(id: string, name: string): void {
+    if (!this.tracked.has(id)) this.tracked.set(id, { id, name, started: Promise.resolve(true), oomSeen: false });
+  }
+
+  /**
+   * SIGTERM, then SIGKILL after the grace period; resolves once the exit is
+   * reported and the container removed. A name that is not there (never
+   * started, already stopped, removed behind the agent's back) is a no-op.
+   */
   async stop(containerName: string, graceSeconds: number): Promise<void> {
-    const starting = [...this.tracked.values()].find((t) => t.name === containerName);
-    if (starting && !(await starting.started)) return;
+    await this.starting.get(containerName)?.catch(() => {});
     const id = await this.findId(containerName);
     if (id === undefined) return;
     const container = this.docker.getContainer(id);
@@ -176,7 +252,14 @@ export class DockerRuntime implements ContainerRuntime {
     await this.removeQuietly(container);
   }
 
+  /**
+   * Running components of this runtime's scope whose labels include all of
+   * `labels`. One found stopped has its exit reported (and is removed) before
+   * this resolves, so it is not listed.
+   */
   async list(labels: Record<string, string>): Promise<ContainerInfo[]> {
+    await this.watcher.ready;
+    await this.sweeping;
     const label = [...Object.entries(this.scope), ...Object.entries(labels)].map(([k, v]) => `${k}=${v}`);
     let containers: Dockerode.ContainerInfo[];
     try {
@@ -185,12 +268,11 @@ export class DockerRuntime implements ContainerRuntime {
       if (isUnreachable(err)) throw unavailableError(this.dockerHost, err);
       throw err;
     }
+    const stopped = containers.filter((c) => !isLive(c.State));
+    await Promise.all(stopped.map((c) => this.checkExit(c.Id, { name: nameOf(c) })));
     return containers
-      .map((c) => ({
-        containerName: (c.Names[0] ?? c.Id).replace(/^\//, ""),
-        running: c.State === "running",
-        labels: { ...c.Labels },
-      }))
+      .filter((c) => isLive(c.State) || this.tracked.has(c.Id))
+      .map((c) => ({ containerName: nameOf(c), running: true, labels: { ...c.Labels } }))
       .sort((a, b) => a.containerName.localeCompare(b.containerName));
   }
 
@@ -212,21 +294,29 @@ export class DockerRuntime implements ContainerRuntime {
   /**
    * After every (re)connect: containers this runtime tracks, and any of its
    * scope that stopped while no agent listened (an agent restart), are
-   * reported if they are no longer running.
+   * reported if they are no longer running; running ones an earlier agent
+   * started are followed from now on. The first sweep also removes
+   * containers an earlier agent created but never started.
    */
-  private async sweep(): Promise<void> {
-    for (const id of this.tracked.keys()) void this.checkExit(id, {});
-    let stopped: Dockerode.ContainerInfo[];
+  private async sweep(first: boolean): Promise<void> {
+    const checks = [...this.tracked.keys()].map((id) => this.checkExit(id, {}));
+    let found: Dockerode.ContainerInfo[] = [];
     try {
-      stopped = await this.docker.listContainers({
+      found = await this.docker.listContainers({
         all: true,
-        filters: { label: Object.entries(this.scope).map(([k, v]) => `${k}=${v}`), status: ["exited", "dead"] },
+        filters: { label: Object.entries(this.scope).map(([k, v]) => `${k}=${v}`) },
       });
     } catch (err) {
       this.warn(`looking for containers that exited while the agent was away: ${describe(err)}`);
-      return;
     }
-    for (const c of stopped) void this.checkExit(c.Id, { name: c.Names[0]?.replace(/^\//, "") });
+    for (const c of found) {
+      if (this.tracked.has(c.Id)) continue;
+      if (isLive(c.State)) this.follow(c.Id, nameOf(c));
+      else if (c.State === "created") {
+        if (first) checks.push(this.removeQuietly(this.docker.getContainer(c.Id)));
+      } else checks.push(this.checkExit(c.Id, { name: nameOf(c) }));
+    }
+    await Promise.allSettled(checks);
   }
 
   /** Reports the container's exit if it is no longer running; once per container. */
@@ -248,6 +338,7 @@ export class DockerRuntime implements ContainerRuntime {
     }
     if (info?.State.Running) return;
     if (!info && !this.tracked.has(id)) return; // not ours, or already reported and removed
+    if (info?.State.Status === "created" && !this.tracked.has(id)) return; // never ran: nothing to report
     const claimed = this.exits.get(id);
     if (claimed) return claimed;
     if (this.reported.has(id)) return;
@@ -297,9 +388,7 @@ export class DockerRuntime implements ContainerRuntime {
       if (isUnreachable(err)) throw unavailableError(this.dockerHost, err);
       throw err;
     }
-    const labels = info.Config.Labels ?? {};
-    const ours = Object.entries(this.scope).every(([k, v]) => labels[k] === v);
-    return ours ? info.Id : undefined;
+    return hasLabels(info.Config.Labels, this.scope) ? info.Id : undefined;
   }
 
   private async removeQuietly(container: Dockerode.Container): Promise<void> {
@@ -325,50 +414,4 @@ export class DockerRuntime implements ContainerRuntime {
       }
     }
   }
-}
-
-/** What start() asks the engine to create for a spec (exported for tests). */
-export function containerCreateOptions(
-  spec: LaunchSpec,
-  options: { scopeLabels: Record<string, string>; networkMode: string; logConfig?: DockerRuntimeOptions["logConfig"] },
-): Dockerode.ContainerCreateOptions {
-  const hostConfig: Dockerode.HostConfig = {
-    NetworkMode: options.networkMode,
-    ExtraHosts: ["host.docker.internal:host-gateway"],
-  };
-  if (Number.isFinite(spec.cpuMillis) && spec.cpuMillis > 0) hostConfig.NanoCpus = Math.round(spec.cpuMillis * 1e6);
-  if (Number.isFinite(spec.memoryBytes) && spec.memoryBytes > 0) {
-    hostConfig.Memory = Math.round(spec.memoryBytes);
-    // The limit is the limit: no extra swap on top of it.
-    hostConfig.MemorySwap = hostConfig.Memory;
-  }
-  if (spec.mount) hostConfig.Binds = [`${spec.mount.source}:${spec.mount.target}`];
-  if (spec.gpuIndices.length > 0) {
-    hostConfig.DeviceRequests = [{ Driver: "nvidia", DeviceIDs: spec.gpuIndices.map(String), Capabilities: [["gpu"]] }];
-  }
-  if (options.logConfig)
-    hostConfig.LogConfig = { Type: options.logConfig.type, Config: { ...options.logConfig.config } };
-  const create: Dockerode.ContainerCreateOptions = {
-    name: spec.containerName,
-    Image: spec.image,
-    Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
-    Labels: { ...spec.labels, ...options.scopeLabels },
-    HostConfig: hostConfig,
-  };
-  const cmd = commandOf(spec);
-  if (cmd) create.Cmd = cmd;
-  return create;
-}
-
-/** Cmd for the container; undefined keeps the image's default. */
-export function commandOf(spec: Pick<LaunchSpec, "command" | "shell">): string[] | undefined {
-  if (spec.shell) {
-    const script = spec.command.join(" ").trim();
-    return script === "" ? undefined : ["sh", "-c", script];
-  }
-  return spec.command.length === 0 ? undefined : [...spec.command];
-}
-
-function describe(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

@@ -5,7 +5,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
-bash scripts/lib/setup.sh redis-server docker.io busybox-static iptables samba smbclient
+bash scripts/lib/setup.sh redis-server docker.io busybox-static iptables iproute2 samba smbclient
 echo "maro: lint and format (biome) ..." >&2
 npx biome ci . --colors=off >&2
 echo "maro: type check ..." >&2

@@ -293,6 +293,37 @@ describe("the CLI under hostile files and paths", () => {
             /components\.w\.num: /,
           ],
         },
+        {
+          label: "constraints with a NUL byte, a path-like key, a number and an empty value",
+          body: component(
+            "constraints",
+            '    constraints: {"zone\\0x": a, "../etc": b, rack: 7, gpu_model: "", ok: "a\\0b"}\n',
+          ),
+          message: [
+            /components\.w\.constraints\["zone\\u0000x"\]: .* is not a valid label key/,
+            /components\.w\.constraints\["\.\.\/etc"\]: .* is not a valid label key/,
+            /components\.w\.constraints\.rack: expected a label value, got 7 \(a number\); quote it: "7"/,
+            /components\.w\.constraints\.gpu_model: is empty/,
+            /components\.w\.constraints\.ok: .* is not a valid label value/,
+          ],
+        },
+        {
+          label: "a huge constraints map",
+          body: component(
+            "huge",
+            `    constraints: {${Array.from({ length: 5000 }, (_, i) => `k${i}: v`).join(", ")}}\n`,
+          ),
+          message: [/components\.w\.constraints: has 5000 constraints; at most 32/],
+        },
+        {
+          label: "spread_across rack, priority past int32, binpack with a metric",
+          body: `priority: 2147483648\nallocation: {mode: binpack, metric: gpu}\n${component("placement", "    spread_across: rack\n")}`,
+          message: [
+            /^maro: priority: expected a whole number from -2147483648 to 2147483647/m,
+            /allocation\.metric: binpack weighs cpu, memory and gpu together and takes no metric/,
+            /components\.w\.spread_across: "rack" is not supported; the only choice is node/,
+          ],
+        },
       ];
       for (const h of hostileValues) {
         test(`${h.label}: exit 2 naming the YAML path`, async () => {
@@ -305,6 +336,53 @@ describe("the CLI under hostile files and paths", () => {
         const path = file("fine.yml", component("fine", ""));
         await pool(2, ["../../etc", "/etc", `${CLUSTER}/../${CLUSTER}`], async (cluster) => {
           await refused(home.path, ["grass", "job", "start", cluster, path], [/cluster name .* is not a DNS label/]);
+        });
+      });
+    });
+
+    describe("refused schedule files and node names", { concurrency: CONCURRENCY }, () => {
+      const components = "components:\n  w: {resources: {cpu: 0.1, memory: 16m}, command: 'true'}\n";
+      const hostileSchedules: { label: string; body: string; message: RegExp[] }[] = [
+        {
+          label: "MARO's example names (not DNS labels), a repeat and a path",
+          body: `name: MySchedule\njob_names: [MyJobName2, ok-1, ok-1, ../../x]\n${components}`,
+          message: [
+            /^maro: name: "MySchedule" is not a valid schedule name .*did you mean "myschedule"\?/m,
+            /job_names\[0\]: "MyJobName2" is not a valid job name/,
+            /job_names\[2\]: "ok-1" is already job_names\[1\]/,
+            /job_names\[3\]: "\.\.\/\.\.\/x" is not a valid job name/,
+          ],
+        },
+        {
+          label: "no job_names and a misspelt field",
+          body: `name: s\njob_name: [a]\n${components}`,
+          message: [/job_names: required/, /job_name: unknown field 'job_name'; did you mean 'job_names'\?/],
+        },
+        {
+          label: "1500 job names",
+          body: `name: s\njob_names: [${Array.from({ length: 1500 }, (_, i) => `j${i}`).join(", ")}]\n${components}`,
+          message: [/job_names: has 1500 names; a schedule starts at most 1000 jobs/],
+        },
+      ];
+      for (const h of hostileSchedules) {
+        test(`schedule start, ${h.label}: exit 2 naming the YAML path`, async () => {
+          const path = file(`schedule-${h.label.replace(/\W+/g, "-")}.yml`, h.body);
+          await refused(home.path, ["grass", "schedule", "start", CLUSTER, path], h.message);
+        });
+      }
+
+      test("node cordon/uncordon/drain and schedule stop with hostile names: exit 2 before the master is called", async () => {
+        const cases: [string[], RegExp][] = [
+          [["grass", "node", "cordon", CLUSTER, "../node-1"], /<node>: "\.\.\/node-1" is not a valid node name/],
+          [["grass", "node", "uncordon", CLUSTER, "Node_1"], /<node>: "Node_1" is not a valid node name/],
+          [["grass", "node", "drain", CLUSTER, "a;b"], /<node>: "a;b" is not a valid node name/],
+          [["grass", "schedule", "stop", CLUSTER, "/etc"], /<schedule>: "\/etc" is not a valid schedule name/],
+          [["grass", "node", "cordon", CLUSTER], /missing required argument 'node'/],
+          [["grass", "schedule", "start", CLUSTER], /missing required argument 'schedule-file'/],
+          [["grass", "node", "drain", CLUSTER, "node-1", "-o", "yaml"], /"yaml" is not one of table, json/],
+        ];
+        await pool(2, cases, async ([args, message]) => {
+          await refused(home.path, args, [message]);
         });
       });
     });

@@ -1,6 +1,6 @@
 import { type ClientReadableStream, credentials, type Metadata, type ServiceError, status } from "@grpc/grpc-js";
 import { type ClusterEventOut, loadMaroProto, MASTER_CHANNEL_OPTIONS, type MasterClient } from "@maro/proto";
-import { CliError } from "./errors.js";
+import { CliError, masterErrorMessage } from "./errors.js";
 
 type Unary<Req, Res> = (req: Req, cb: (err: ServiceError | null, res?: Res) => void) => unknown;
 
@@ -14,7 +14,11 @@ export function fromGrpcError(err: ServiceError, address: string): CliError {
   if (err.code === status.UNAUTHENTICATED || err.code === status.PERMISSION_DENIED)
     return new CliError(`the master at ${address} refused this CLI's certificate: ${err.details}`);
   const code = (err.metadata as Metadata | undefined)?.get("maro-error-code")[0];
-  return new CliError(code ? `${err.details} [${String(code)}]` : err.details || err.message);
+  if (code === undefined && err.code === status.UNIMPLEMENTED)
+    return new CliError(masterErrorMessage("UNIMPLEMENTED", err.details, address));
+  return new CliError(
+    masterErrorMessage(code === undefined ? undefined : String(code), err.details || err.message, address),
+  );
 }
 
 /** The CLI's credentials for one cluster: its CA and the admin certificate. */

@@ -115,6 +115,8 @@ describe("validateJob: valid files", () => {
           command: ["echo hello"],
           shell: true,
           restart: NO_RESTART,
+          constraints: {},
+          spreadAcross: "",
         },
         {
           type: "actor",
@@ -125,9 +127,12 @@ describe("validateJob: valid files", () => {
           command: ["python", "actor.py", "--seed", "5"],
           shell: false,
           restart: NO_RESTART,
+          constraints: {},
+          spreadAcross: "",
         },
       ],
       sourceDir: dir,
+      priority: 0,
     });
   });
 
@@ -148,9 +153,12 @@ describe("validateJob: valid files", () => {
         command: ["true"],
         shell: true,
         restart: NO_RESTART,
+        constraints: {},
+        spreadAcross: "",
       },
     ]);
     assert.equal(spec.sourceDir, "");
+    assert.equal(spec.priority, 0);
   });
 
   it("lets docker components leave command out (the image's default)", () => {

@@ -1,8 +1,8 @@
 import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import type { ClusterStatusOut, ListNodesResponseOut } from "@maro/proto";
+import type { ClusterEventOut, ClusterStatusOut, ListNodesResponseOut } from "@maro/proto";
 import type { Command } from "commander";
-import { CliError } from "../errors.js";
+import { CliError, EXIT } from "../errors.js";
 import { readCluster } from "../home.js";
 import { createLocalCluster, stopLocalDaemons } from "../local/create.js";
 import { isAlive } from "../local/processes.js";
@@ -10,6 +10,9 @@ import { ago, printJson, resources, table } from "../output.js";
 import { loadDeployment } from "../spec/deployment.js";
 import { type OutputOption, outputFormat, withMaster } from "./context.js";
 import { registerJoinTokenCommand } from "./join-token.js";
+import { labelsText, nodeStateText } from "./node.js";
+import { registerNodeTopCommand } from "./node-top.js";
+import { cpuUsedText, eventsTable, memoryUsedText } from "./telemetry-view.js";
 
 const progress = { step: (m: string) => process.stderr.write(`  ${m}\n`) };
 
@@ -65,11 +68,17 @@ export function registerClusterCommands(grass: Command): void {
     });
 
   grass
-    .command("status <cluster>")
-    .description("show the cluster's master, nodes, capacity and jobs")
+    .command("status <cluster> [view]")
+    .description("show the cluster's master, nodes, capacity and jobs; `events`: its stored events and anomalies")
     .option("-o, --output <format>", "table or json", "table")
-    .action(async (cluster: string, opts: OutputOption) => {
+    .option("--job <name>", "events: only this job's")
+    .option("--node <name>", "events: only this node's")
+    .option("--anomalies", "events: only anomalies")
+    .option("--limit <n>", "events: at most the newest n (default 200)")
+    .action(async (cluster: string, view: string | undefined, opts: OutputOption & EventOptions) => {
       const format = outputFormat(opts);
+      if (view === "events") return showEvents(cluster, format, opts);
+      if (view !== undefined) throw new CliError(`[view]: "${view}" is not one of: events`, EXIT.USAGE);
       await withMaster(cluster, async (api, record) => {
         const s = await api.call<object, ClusterStatusOut>("GetClusterStatus", {});
         if (format === "json") return printJson({ ...s, runtime: record.runtime, masterAddress: record.masterAddress });
@@ -96,6 +105,7 @@ export function registerClusterCommands(grass: Command): void {
 
   const node = grass.command("node").description("the cluster's nodes");
   registerJoinTokenCommand(node);
+  registerNodeTopCommand(node);
   node
     .command("list <cluster>")
     .description("list nodes with their state, capacity and allocation")
@@ -105,18 +115,61 @@ export function registerClusterCommands(grass: Command): void {
       await withMaster(cluster, async (api) => {
         const res = await api.call<object, ListNodesResponseOut>("ListNodes", {});
         if (format === "json") return printJson(res.nodes);
-        const rows = [["NAME", "STATE", "ADDRESS", "RUNTIME", "ALLOCATABLE", "ALLOCATED", "HEARTBEAT"]];
+        const rows = [
+          [
+            "NAME",
+            "STATE",
+            "ADDRESS",
+            "RUNTIME",
+            "ALLOCATABLE",
+            "ALLOCATED",
+            "CPU USED",
+            "MEM USED",
+            "HEARTBEAT",
+            "LABELS",
+          ],
+        ];
         for (const n of res.nodes)
           rows.push([
             n.name,
-            n.state,
+            nodeStateText(n),
             n.address,
             n.runtime,
             resources(n.allocatable),
             resources(n.allocated),
+            cpuUsedText(n),
+            memoryUsedText(n),
             ago(Number(n.lastHeartbeatMs)),
+            labelsText(n.labels),
           ]);
         process.stdout.write(`${table(rows)}\n`);
       });
     });
+}
+
+interface EventOptions {
+  job?: string;
+  node?: string;
+  anomalies?: boolean;
+  limit?: string;
+}
+
+/** `maro grass status <cluster> events`: the stored events, newest last. */
+async function showEvents(cluster: string, format: "table" | "json", opts: EventOptions): Promise<void> {
+  let limit = 0;
+  if (opts.limit !== undefined) {
+    limit = Number(opts.limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 10_000)
+      throw new CliError(`--limit: "${opts.limit}" is not a whole number from 1 to 10000`, EXIT.USAGE);
+  }
+  await withMaster(cluster, async (api) => {
+    const res = await api.call<object, { events: ClusterEventOut[] }>("ListEvents", {
+      job: opts.job ?? "",
+      node: opts.node ?? "",
+      anomaliesOnly: opts.anomalies === true,
+      limit,
+    });
+    if (format === "json") return printJson(res.events);
+    process.stdout.write(res.events.length === 0 ? "no events\n" : `${eventsTable(res.events)}\n`);
+  });
 }

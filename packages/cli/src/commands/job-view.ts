@@ -1,5 +1,6 @@
 import type { JobOut } from "@maro/proto";
 import { ago, duration, resources, table } from "../output.js";
+import { jobTelemetryLines } from "./telemetry-view.js";
 
 export function jobsTable(jobs: JobOut[]): string {
   const rows = [["NAME", "STATE", "COMPONENTS", "SUBMITTED", "DURATION", "REASON"]];
@@ -43,5 +44,6 @@ export function jobDetail(job: JobOut): string {
     if (!c.outputTail.trim()) continue;
     lines.push("", `--- ${c.id} output (last lines) ---`, c.outputTail.trimEnd());
   }
+  lines.push(...jobTelemetryLines(job));
   return lines.join("\n");
 }

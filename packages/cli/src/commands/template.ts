@@ -6,7 +6,7 @@ import { type OutputOption, outputFormat } from "./context.js";
 export function registerTemplateCommand(grass: Command): void {
   grass
     .command("template <dir>")
-    .description("write commented example deployment.yml and job.yml into dir")
+    .description("write commented example deployment.yml, job.yml and schedule.yml into dir")
     .option("--force", "overwrite existing files")
     .option("-o, --output <format>", "table or json", "table")
     .action((dir: string, opts: OutputOption & { force?: boolean }) => {

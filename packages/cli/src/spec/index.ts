@@ -11,6 +11,7 @@ export {
 } from "./deployment.js";
 export { formatIssue, formatPath, SpecError, type SpecIssue } from "./errors.js";
 export {
+  ALL_RESOURCE_MODES,
   ALLOCATION_METRICS,
   ALLOCATION_MODES,
   type AllocationMetric,
@@ -19,9 +20,13 @@ export {
   type JobOptions,
   loadJob,
   MAX_JOB_REPLICAS,
+  MAX_PRIORITY,
   MAX_REPLICAS_PER_COMPONENT,
+  MIN_PRIORITY,
+  SPREAD_ACROSS,
   type ValidComponentSpec,
   type ValidJobSpec,
   validateJob,
 } from "./job.js";
 export { type LoadedYaml, loadYamlFile, MAX_YAML_BYTES, MAX_YAML_DEPTH, parseYaml } from "./load-yaml.js";
+export { loadSchedule, MAX_SCHEDULE_JOBS, type ValidSchedule, validateSchedule } from "./schedule.js";

@@ -2,34 +2,35 @@
 //
 //   mode: grass/local        # optional
 //   name: hello
+//   priority: 0              # optional; higher runs first
 //   allocation: {mode: single-metric-balanced, metric: cpu}
 //   components:
-//     learner:
-//       image: maro/busybox:test
-//       resources: {cpu: 1, memory: 256m, gpu: 0}
-//       num: 1
-//       mount: {target: /mnt/data}
-//       command: "echo hello"  # a string runs under sh -c; a list runs as argv
+//     learner: {...}         # see component.ts
 //
 // The result is the wire JobSpec: quantities in millicores and bytes.
 
 import { dirname, resolve } from "node:path";
 import type { ComponentSpec, JobSpec } from "@maro/proto";
-import { isDnsLabel } from "@maro/proto";
 import { z } from "zod";
+import { componentSchema, componentType, MAX_REPLICAS_PER_COMPONENT, type ParsedComponent } from "./component.js";
 import type { Runtime } from "./deployment.js";
 import { describeValue, SpecError, type SpecIssue } from "./errors.js";
-import { cpu, dnsLabel, dnsLabelProblem, FieldProblem, field, gpu, memory, oneOf, wholeNumber } from "./fields.js";
+import { dnsLabel, FieldProblem, field, oneOf, wholeNumber } from "./fields.js";
 import { parseWith } from "./issues.js";
 import { loadYamlFile, locateIssues } from "./load-yaml.js";
 import { suggest } from "./suggest.js";
 
-export const ALLOCATION_MODES = ["single-metric-balanced", "single-metric-compacted"] as const;
+export { MAX_REPLICAS_PER_COMPONENT, RESTART_POLICIES, SPREAD_ACROSS, type SpreadAcross } from "./component.js";
+
+export const ALLOCATION_MODES = ["single-metric-balanced", "single-metric-compacted", "binpack", "spread"] as const;
+/** Modes that weigh every resource, so `allocation.metric` means nothing to them. */
+export const ALL_RESOURCE_MODES: readonly AllocationMode[] = ["binpack", "spread"];
 export const ALLOCATION_METRICS = ["cpu", "memory", "gpu"] as const;
 export type AllocationMode = (typeof ALLOCATION_MODES)[number];
 export type AllocationMetric = (typeof ALLOCATION_METRICS)[number];
-export const MAX_REPLICAS_PER_COMPONENT = 1000;
 export const MAX_JOB_REPLICAS = 10_000;
+export const MIN_PRIORITY = -(2 ** 31);
+export const MAX_PRIORITY = 2 ** 31 - 1;
 
 export interface ComponentResources {
   cpuMillis: number;
@@ -49,16 +50,23 @@ export interface ValidComponentSpec extends ComponentSpec {
   /** argv; with `shell`, a single string for `sh -c`. Empty: the image's default command. */
   command: string[];
   shell: boolean;
+  /** Node labels a replica's node must carry; empty for any node. */
+  constraints: Record<string, string>;
+  /** "node": no two replicas on one node; empty for no rule. */
+  spreadAcross: "" | "node";
 }
 
 /** A JobSpec with every field set. */
 export interface ValidJobSpec extends JobSpec {
   name: string;
   allocationMode: AllocationMode;
-  allocationMetric: AllocationMetric;
+  /** Empty for binpack and spread, which weigh every resource. */
+  allocationMetric: AllocationMetric | "";
   components: ValidComponentSpec[];
   /** Absolute directory of the job file; empty when validated without a file. */
   sourceDir: string;
+  /** Higher runs first; 0 by default. */
+  priority: number;
 }
 
 export interface JobOptions {
@@ -81,133 +89,51 @@ const jobMode = field((value): string | undefined => {
   throw new FieldProblem(`${describeValue(value)} is not a grass mode; use ${fix}, or leave mode out`);
 });
 
-/** An absolute path inside the component, without `..`. */
-const mountTarget = field((value): string => {
-  if (value === undefined) throw new FieldProblem("required; an absolute path such as /mnt/data");
-  if (typeof value !== "string") {
-    throw new FieldProblem(`expected an absolute path such as /mnt/data, got ${describeValue(value)}`);
-  }
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
-  if (!value.startsWith("/") || /[\u0000-\u001f\u007f]/.test(value) || value.length > 4096) {
-    throw new FieldProblem(`${describeValue(value)} is not an absolute path; use one such as /mnt/data`);
-  }
-  if (value.split("/").includes("..")) {
-    throw new FieldProblem(`${describeValue(value)} contains '..'; use an absolute path such as /mnt/data`);
-  }
-  if (/^\/+$/.test(value)) throw new FieldProblem(`cannot be /; use a directory such as /mnt/data`);
-  if (value.includes(":")) throw new FieldProblem(`${describeValue(value)} contains ':'; use a path such as /mnt/data`);
-  return value;
-});
+const metricOrDefault = oneOf("allocation metric", ALLOCATION_METRICS, "cpu");
 
-function image(required: boolean) {
-  return field((value): string | undefined => {
-    if (value === undefined) {
-      if (!required) return undefined;
-      throw new FieldProblem("required by the docker runtime; an image such as maro/busybox:test");
-    }
-    if (typeof value !== "string") {
-      throw new FieldProblem(`expected an image such as maro/busybox:test, got ${describeValue(value)}`);
-    }
-    if (!/^[A-Za-z0-9][A-Za-z0-9._\-/:@+]{0,511}$/.test(value)) {
-      throw new FieldProblem(`${describeValue(value)} is not an image reference; use one such as maro/busybox:test`);
-    }
-    return value;
-  });
-}
-
-interface Command {
-  argv: string[];
-  shell: boolean;
-}
-
-const COMMAND_HINT = 'a string such as "python train.py" (run by sh -c) or a list such as [python, train.py]';
-
-function hasNul(value: string): boolean {
-  return value.includes("\u0000");
-}
-
-function command(required: boolean) {
-  return field((value): Command => {
-    if (value === undefined) {
-      if (!required) return { argv: [], shell: false };
-      throw new FieldProblem(`required by the process runtime; ${COMMAND_HINT}`);
-    }
-    if (typeof value === "string") {
-      if (value.trim() === "") throw new FieldProblem(`is empty; use ${COMMAND_HINT}`);
-      if (hasNul(value)) throw new FieldProblem("contains a NUL character");
-      return { argv: [value], shell: true };
-    }
-    if (!Array.isArray(value)) throw new FieldProblem(`expected ${COMMAND_HINT}, got ${describeValue(value)}`);
-    if (value.length === 0) throw new FieldProblem(`is an empty list; use ${COMMAND_HINT}`);
-    const argv: string[] = [];
-    for (const [index, arg] of value.entries()) {
-      if (typeof arg !== "string") {
-        const quote = typeof arg === "number" || typeof arg === "boolean" ? `; quote it: "${String(arg)}"` : "";
-        throw new FieldProblem(`expected a string, got ${describeValue(arg)}${quote}`, [index]);
-      }
-      if (hasNul(arg)) throw new FieldProblem("contains a NUL character", [index]);
-      argv.push(arg);
-    }
-    if (argv[0] === "") throw new FieldProblem("the program name is empty", [0]);
-    return { argv, shell: false };
-  });
-}
-
-const componentType = z.string().transform((value, ctx) => {
-  if (!isDnsLabel(value)) {
-    ctx.issues.push({ code: "custom", message: dnsLabelProblem(value, "component type"), input: value });
+/** The metric, or undefined when the file gives none (so binpack can tell). */
+const optionalMetric = z
+  .unknown()
+  .transform((value, ctx): AllocationMetric | undefined => {
+    if (value === undefined) return undefined;
+    const result = metricOrDefault.safeParse(value);
+    if (result.success) return result.data;
+    for (const issue of result.error.issues) ctx.issues.push({ code: "custom", message: issue.message, input: value });
     return z.NEVER;
-  }
-  return value;
-});
-
-const RESOURCES_HINT = "required; e.g. {cpu: 1, memory: 256m, gpu: 0}";
-
-export const RESTART_POLICIES = ["never", "on-failure", "always"] as const;
-
-/** A backoff such as 500ms, 2s or 1m (a bare number is seconds); at most one hour. */
-const backoff = field((value): number => {
-  if (value === undefined) return 1000;
-  const text = typeof value === "number" ? `${value}s` : value;
-  const m = typeof text === "string" ? /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(text.trim()) : null;
-  const ms = m ? Number(m[1]) * { ms: 1, s: 1000, m: 60_000 }[m[2] as "ms" | "s" | "m"] : Number.NaN;
-  if (!Number.isFinite(ms) || ms > 3_600_000)
-    throw new FieldProblem(`${describeValue(value)} is not a backoff; use e.g. 500ms, 2s or 1m (at most 1 hour)`);
-  return Math.round(ms);
-});
-
-const restart = z
-  .strictObject({
-    policy: oneOf("restart policy", RESTART_POLICIES, "never"),
-    max: wholeNumber(0, 1000, 3),
-    backoff,
   })
-  .optional();
+  .prefault(undefined);
 
-function componentSchema(runtime: Runtime) {
-  return z.strictObject({
-    image: image(runtime === "docker"),
-    resources: z.strictObject(
-      { cpu: cpu(), memory: memory(), gpu: gpu({ fallback: 0 }) },
-      { error: (issue) => (issue.code === "invalid_type" && issue.input === undefined ? RESOURCES_HINT : undefined) },
-    ),
-    num: wholeNumber(1, MAX_REPLICAS_PER_COMPONENT, 1),
-    mount: z.strictObject({ target: mountTarget }).optional(),
-    command: command(runtime === "process"),
-    restart,
+/**
+ * `allocation`: the single-metric modes use `metric` (cpu by default);
+ * binpack and spread weigh every resource, so a metric given with them is
+ * refused rather than silently ignored.
+ */
+const allocation = z
+  .strictObject({
+    mode: oneOf("allocation mode", ALLOCATION_MODES, "single-metric-balanced"),
+    metric: optionalMetric,
+  })
+  .prefault({})
+  .transform((value, ctx): { mode: AllocationMode; metric: AllocationMetric | "" } => {
+    const allResources = ALL_RESOURCE_MODES.includes(value.mode);
+    if (allResources && value.metric !== undefined) {
+      ctx.issues.push({
+        code: "custom",
+        message: `${value.mode} weighs cpu, memory and gpu together and takes no metric; remove metric, or use single-metric-balanced or single-metric-compacted`,
+        input: value.metric,
+        path: ["metric"],
+      });
+      return z.NEVER;
+    }
+    return { mode: value.mode, metric: allResources ? "" : (value.metric ?? "cpu") };
   });
-}
 
-function jobSchema(runtime: Runtime) {
-  return z.strictObject({
+/** Fields a job file and a schedule file share: everything but the names. */
+export function sharedJobFields(runtime: Runtime) {
+  return {
     mode: jobMode,
-    name: dnsLabel("job name", "my-job"),
-    allocation: z
-      .strictObject({
-        mode: oneOf("allocation mode", ALLOCATION_MODES, "single-metric-balanced"),
-        metric: oneOf("allocation metric", ALLOCATION_METRICS, "cpu"),
-      })
-      .prefault({}),
+    priority: wholeNumber(MIN_PRIORITY, MAX_PRIORITY, 0),
+    allocation,
     components: z
       .record(componentType, componentSchema(runtime), {
         error: (issue) =>
@@ -224,17 +150,21 @@ function jobSchema(runtime: Runtime) {
           });
         }
       }),
-  });
+  };
+}
+
+function jobSchema(runtime: Runtime) {
+  return z.strictObject({ name: dnsLabel("job name", "my-job"), ...sharedJobFields(runtime) });
 }
 
 const schemas = { docker: jobSchema("docker"), process: jobSchema("process") };
 
-function isRecord(value: unknown): value is Record<string, unknown> {
+export function isRecord(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === "object" && !Array.isArray(value);
 }
 
 /** The job-wide replica cap, counted on the raw document so it shows up alongside the rest. */
-function replicaIssues(doc: Record<string, unknown>): SpecIssue[] {
+export function replicaIssues(doc: Record<string, unknown>): SpecIssue[] {
   if (!isRecord(doc.components)) return [];
   let total = 0;
   for (const component of Object.values(doc.components)) {
@@ -253,6 +183,28 @@ function replicaIssues(doc: Record<string, unknown>): SpecIssue[] {
   ];
 }
 
+/** Parsed components → wire ComponentSpecs. */
+export function toComponentSpecs(components: Record<string, ParsedComponent>): ValidComponentSpec[] {
+  return Object.entries(components).map(([type, component]) => ({
+    type,
+    image: component.image ?? "",
+    resources: {
+      cpuMillis: component.resources.cpu,
+      memoryBytes: component.resources.memory,
+      gpu: component.resources.gpu,
+    },
+    num: component.num,
+    mountTarget: component.mount?.target ?? "",
+    command: component.command.argv,
+    shell: component.command.shell,
+    restart: component.restart
+      ? { policy: component.restart.policy, max: component.restart.max, backoffMs: component.restart.backoff }
+      : { policy: "never", max: 0, backoffMs: 0 },
+    constraints: component.constraints,
+    spreadAcross: component.spread_across,
+  }));
+}
+
 /** Validates a parsed job document for a cluster's runtime. Throws SpecError listing every problem. */
 export function validateJob(doc: unknown, options: JobOptions): ValidJobSpec {
   if (!isRecord(doc)) {
@@ -268,23 +220,9 @@ export function validateJob(doc: unknown, options: JobOptions): ValidJobSpec {
     name: data.name,
     allocationMode: data.allocation.mode,
     allocationMetric: data.allocation.metric,
-    components: Object.entries(data.components).map(([type, component]) => ({
-      type,
-      image: component.image ?? "",
-      resources: {
-        cpuMillis: component.resources.cpu,
-        memoryBytes: component.resources.memory,
-        gpu: component.resources.gpu,
-      },
-      num: component.num,
-      mountTarget: component.mount?.target ?? "",
-      command: component.command.argv,
-      shell: component.command.shell,
-      restart: component.restart
-        ? { policy: component.restart.policy, max: component.restart.max, backoffMs: component.restart.backoff }
-        : { policy: "never", max: 0, backoffMs: 0 },
-    })),
+    components: toComponentSpecs(data.components),
     sourceDir: options.sourceDir ?? "",
+    priority: data.priority,
   };
 }
 

@@ -1,2 +1,2 @@
-export { DEPLOYMENT_TEMPLATE, JOB_TEMPLATE } from "./templates.js";
+export { DEPLOYMENT_TEMPLATE, JOB_TEMPLATE, SCHEDULE_TEMPLATE } from "./templates.js";
 export { TEMPLATE_FILES, TemplateExistsError, type WriteTemplatesOptions, writeTemplates } from "./write.js";

@@ -55,10 +55,17 @@ mode: grass/local
 # Required. The job's name: a DNS label, unique among the cluster's jobs.
 name: hello
 
+# Optional, default 0. Pending jobs are placed highest priority first; equal
+# priorities keep submission order. A whole number (may be negative).
+priority: 0
+
 # Optional; these are the defaults. How replicas are placed on nodes:
-#   mode:   single-metric-balanced (the node with the most free metric) or
-#           single-metric-compacted (the node with the least free that fits)
-#   metric: cpu, memory or gpu
+#   mode:   single-metric-balanced (the node with the most free metric),
+#           single-metric-compacted (the node with the least free that fits),
+#           binpack (fill the fullest node, weighing cpu, memory and gpu) or
+#           spread (the emptiest node, weighing cpu, memory and gpu)
+#   metric: cpu, memory or gpu; only for the single-metric modes (binpack and
+#           spread take no metric)
 # A job is placed whole or not at all; until it fits it stays pending.
 allocation:
   mode: single-metric-balanced
@@ -88,6 +95,11 @@ components:
     # [python, learner.py]. Required with runtime: process; with docker it
     # defaults to the image's command.
     command: "echo learner $COMPONENT_INDEX of job $JOB_NAME"
+    # Optional. Node labels the replica's node must carry (an agent's
+    # --label key=value), e.g.
+    # constraints:
+    #   gpu_model: A100
+    #   example.com/rack: r12
 
   actor:
     image: maro/busybox:test
@@ -97,4 +109,44 @@ components:
       gpu: 0
     num: 2
     command: ["sh", "-c", "echo actor $COMPONENT_INDEX of job $JOB_NAME"]
+    # Optional. "node": no two replicas of this component on one node (the job
+    # stays pending while too few nodes can take one each).
+    # spread_across: node
+`;
+
+export const SCHEDULE_TEMPLATE = `# A schedule: several jobs with the same components, started together (all or
+# none) and stopped together. Start and stop it with:
+#   maro grass schedule start demo schedule.yml
+#   maro grass schedule stop demo sweep
+# Field names are MARO's, so MARO schedule files work here too.
+
+# Optional. Accepted for MARO compatibility: grass/local, grass/azure or
+# grass/on-premises.
+mode: grass/local
+
+# Required. The schedule's name: a DNS label. \`schedule stop\` takes it.
+name: sweep
+
+# Required. One job per name (DNS labels, unique among the cluster's jobs;
+# at most 1000). Each runs the components below.
+job_names:
+  - sweep-1
+  - sweep-2
+
+# Optional, as in a job file: priority and allocation apply to every job.
+priority: 0
+allocation:
+  mode: single-metric-balanced
+  metric: cpu
+
+# Required, as in a job file (see job.yml for every field).
+components:
+  learner:
+    image: maro/busybox:test
+    resources:
+      cpu: 0.5
+      memory: 128m
+      gpu: 0
+    num: 1
+    command: "echo learner of $JOB_NAME"
 `;

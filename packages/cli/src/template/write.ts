@@ -1,13 +1,14 @@
-// `maro grass template <dir>`: writes the example deployment and job files.
+// `maro grass template <dir>`: writes the example deployment, job and schedule files.
 
 import { lstatSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { CliError, EXIT } from "../errors.js";
-import { DEPLOYMENT_TEMPLATE, JOB_TEMPLATE } from "./templates.js";
+import { DEPLOYMENT_TEMPLATE, JOB_TEMPLATE, SCHEDULE_TEMPLATE } from "./templates.js";
 
 export const TEMPLATE_FILES: ReadonlyArray<readonly [name: string, content: string]> = [
   ["deployment.yml", DEPLOYMENT_TEMPLATE],
   ["job.yml", JOB_TEMPLATE],
+  ["schedule.yml", SCHEDULE_TEMPLATE],
 ];
 
 /** Existing files the templates would overwrite; the message names them and `--force`. A usage error (exit 2). */
@@ -15,7 +16,8 @@ export class TemplateExistsError extends CliError {
   readonly code = "TEMPLATE_EXISTS";
 
   constructor(readonly files: readonly string[]) {
-    const which = files.length === 1 ? `${files[0]} already exists` : `${files.join(" and ")} already exist`;
+    const list = files.length <= 2 ? files.join(" and ") : `${files.slice(0, -1).join(", ")} and ${files.at(-1)}`;
+    const which = files.length === 1 ? `${files[0]} already exists` : `${list} already exist`;
     super(`${which}; pass --force to overwrite`, EXIT.USAGE);
     this.name = "TemplateExistsError";
   }
@@ -31,8 +33,8 @@ function errorCode(error: unknown): unknown {
 }
 
 /**
- * Writes deployment.yml and job.yml into `dir` (created if missing) and returns
- * their absolute paths. Without `force`, writes nothing if either exists.
+ * Writes deployment.yml, job.yml and schedule.yml into `dir` (created if missing) and returns
+ * their absolute paths. Without `force`, writes nothing if any exists.
  */
 export function writeTemplates(dir: string, options: WriteTemplatesOptions = {}): string[] {
   const root = resolve(dir);

@@ -5,6 +5,9 @@ import { startMessage } from "./dispatch.js";
 import { applyPlan, buildSnapshot } from "./snapshot.js";
 import type { ClusterState } from "./state.js";
 
+/** Scheduling passes are at least this far apart. */
+const MIN_GAP_MS = 10;
+
 export interface PlacementHooks {
   /** The replica's node cannot be reached to start it. */
   lost(job: JobRecord, nodeId: string, why: string): Promise<void>;
@@ -16,6 +19,7 @@ export interface PlacementHooks {
  */
 export class Placement {
   private queued = false;
+  private lastRunAt = Number.NEGATIVE_INFINITY;
   /** The last plan's reservation for the blocked head of the queue (memory is enough). */
   private reservations: Reservation[] = [];
 
@@ -24,14 +28,22 @@ export class Placement {
     private readonly hooks: PlacementHooks,
   ) {}
 
-  /** Coalesces requests: one scheduling pass per turn of the event loop. */
+  /**
+   * Coalesces requests: one scheduling pass per turn of the event loop, and
+   * at most one per MIN_GAP_MS, so a flood of status reports while jobs wait
+   * for room does not rebuild the snapshot for each report.
+   */
   requestSchedule(): void {
     if (this.queued) return;
     this.queued = true;
-    setImmediate(() => {
+    const go = () => {
       this.queued = false;
+      this.lastRunAt = performance.now();
       this.run().catch((err) => this.state.log.error("scheduling failed", { error: String(err) }));
-    });
+    };
+    const wait = this.lastRunAt + MIN_GAP_MS - performance.now();
+    if (wait > 0) setTimeout(go, wait);
+    else setImmediate(go);
   }
 
   private async run(): Promise<void> {
@@ -43,7 +55,7 @@ export class Placement {
       (n) => state.sessions.has(n.name),
       this.reservations,
     );
-    if (snapshot.queue.length === 0) {
+    if (!snapshot) {
       this.reservations = [];
       return;
     }

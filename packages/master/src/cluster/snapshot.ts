@@ -2,7 +2,35 @@ import type { Allocation, ComponentRequest, NodeState, Plan, QueuedJob, Reservat
 import { holdsResources } from "../jobs/lifecycle.js";
 import type { JobRecord, NodeRecord } from "../state/records.js";
 
-/** The scheduler's view of the cluster: ready nodes, held resources, the pending queue. */
+/** A pending job as the scheduler sees it. */
+function queuedJob(job: JobRecord): QueuedJob {
+  const specs = new Map(job.spec.components.map((s) => [s.type, s]));
+  return {
+    id: job.id,
+    name: job.name,
+    mode: job.spec.allocationMode,
+    metric: job.spec.allocationMetric,
+    priority: job.spec.priority,
+    submittedAt: job.submittedAtMs,
+    components: job.components.map((c): ComponentRequest => {
+      const spec = specs.get(c.type);
+      return {
+        id: c.id,
+        type: c.type,
+        index: c.index,
+        resources: c.resources,
+        ...(spec && Object.keys(spec.constraints).length > 0 ? { constraints: spec.constraints } : {}),
+        ...(spec?.spreadAcross === "node" ? { spreadAcross: "node" as const } : {}),
+      };
+    }),
+  };
+}
+
+/**
+ * The scheduler's view of the cluster: ready nodes, held resources, the
+ * pending queue. Null when nothing waits: most calls (a status report) then
+ * cost one pass over the jobs, not over every replica and node.
+ */
 export function buildSnapshot(
   version: number,
   jobs: Iterable<JobRecord>,
@@ -10,7 +38,13 @@ export function buildSnapshot(
   isConnected: (node: NodeRecord) => boolean,
   /** The last plan's reservations, so a blocked head keeps the nodes it holds. */
   reservations: Reservation[] = [],
-): Snapshot {
+): Snapshot | null {
+  const all = [...jobs];
+  const queue: QueuedJob[] = [];
+  // A job placed again waits for its old containers to stop: no replica runs twice.
+  for (const job of all)
+    if (job.state === "pending" && !job.stopRequested && job.retired.length === 0) queue.push(queuedJob(job));
+  if (queue.length === 0) return null;
   const nodeStates: NodeState[] = [];
   for (const n of nodes) {
     nodeStates.push({
@@ -24,10 +58,9 @@ export function buildSnapshot(
     });
   }
   const allocations: Allocation[] = [];
-  const queue: QueuedJob[] = [];
-  for (const job of jobs) {
-    for (const c of job.components) {
-      if (holdsResources(c)) {
+  for (const job of all) {
+    for (const c of job.components)
+      if (holdsResources(c))
         allocations.push({
           jobId: job.id,
           componentId: c.id,
@@ -35,8 +68,6 @@ export function buildSnapshot(
           resources: c.resources,
           gpuIndices: c.gpuIndices,
         });
-      }
-    }
     // Containers of an earlier placement hold their resources until they stop.
     for (const r of job.retired)
       allocations.push({
@@ -46,29 +77,6 @@ export function buildSnapshot(
         resources: r.resources,
         gpuIndices: r.gpuIndices,
       });
-    // A job placed again waits for its old containers to stop: no replica runs twice.
-    if (job.state === "pending" && !job.stopRequested && job.retired.length === 0) {
-      const specs = new Map(job.spec.components.map((s) => [s.type, s]));
-      queue.push({
-        id: job.id,
-        name: job.name,
-        mode: job.spec.allocationMode,
-        metric: job.spec.allocationMetric,
-        priority: job.spec.priority,
-        submittedAt: job.submittedAtMs,
-        components: job.components.map((c): ComponentRequest => {
-          const spec = specs.get(c.type);
-          return {
-            id: c.id,
-            type: c.type,
-            index: c.index,
-            resources: c.resources,
-            ...(spec && Object.keys(spec.constraints).length > 0 ? { constraints: spec.constraints } : {}),
-            ...(spec?.spreadAcross === "node" ? { spreadAcross: "node" as const } : {}),
-          };
-        }),
-      });
-    }
   }
   return { version, nodes: nodeStates, allocations, queue, reservations };
 }

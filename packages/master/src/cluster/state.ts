@@ -20,6 +20,9 @@ export class ClusterState {
   version = 0;
   readonly now: () => number;
   private writes: Promise<unknown> = Promise.resolve();
+  /** Jobs changed since the last commit started, by name: each is written once per commit. */
+  private readonly dirty = new Map<string, JobRecord>();
+  private nextCommit: Promise<void> | null = null;
 
   constructor(readonly options: ControllerOptions) {
     this.now = options.now ?? Date.now;
@@ -61,21 +64,35 @@ export class ClusterState {
     return true;
   }
 
-  /** Serialises commits so each one is made against the version the last one produced. */
+  /**
+   * Persists jobs with group commit: changes made while a commit is in flight
+   * join the next one, which writes each changed job once, as it is then.
+   * Resolves when a commit holding these jobs' current state is in Redis.
+   */
   persist(jobs: JobRecord[]): Promise<void> {
-    const snapshot = jobs.map((j) => structuredClone(j));
-    const write = this.writes.then(async () => {
-      let next = await this.options.store.commit(this.version, snapshot);
-      if (next === null) {
-        this.log.error("state changed under the master; is another master using this Redis?");
-        const loaded = await this.options.store.load();
-        next = await this.options.store.commit(loaded.version, snapshot);
-        if (next === null) throw new MaroError("STATE_UNAVAILABLE", "could not commit cluster state");
-      }
-      this.version = next;
-    });
-    this.writes = write.catch(() => {});
-    return write;
+    for (const job of jobs) this.dirty.set(job.name, job);
+    if (!this.nextCommit) {
+      const next = this.writes.then(() => this.commitDirty());
+      this.nextCommit = next;
+      this.writes = next.catch(() => {});
+    }
+    return this.nextCommit;
+  }
+
+  private async commitDirty(): Promise<void> {
+    this.nextCommit = null;
+    const jobs = [...this.dirty.values()];
+    this.dirty.clear();
+    if (jobs.length === 0) return;
+    const { store } = this.options;
+    let next = await store.commit(this.version, jobs);
+    if (next === null) {
+      this.log.error("state changed under the master; is another master using this Redis?");
+      const loaded = await store.load();
+      next = await store.commit(loaded.version, jobs);
+      if (next === null) throw new MaroError("STATE_UNAVAILABLE", "could not commit cluster state");
+    }
+    this.version = next;
   }
 
   emit(

@@ -1,4 +1,4 @@
-import { Redis } from "ioredis";
+import { Redis, type Result } from "ioredis";
 import { clusterKeys, type Keys } from "./keys.js";
 import { normaliseJob, normaliseNode } from "./normalise.js";
 import type { ClusterMeta, JobRecord, JoinTokenRecord, NodeRecord } from "./records.js";
@@ -7,6 +7,42 @@ import type { LoadedState, StateStore } from "./store.js";
 export interface RedisStoreOptions {
   url: string;
   cluster: string;
+}
+
+// KEYS: version, jobs hash, then one roster hash per job.
+// ARGV: expected version, #jobs, #removed, (name, json) per job, removed
+// names, then per job: #fields and its (field, value) pairs.
+const COMMIT_SCRIPT = `
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if current ~= tonumber(ARGV[1]) then return false end
+local njobs = tonumber(ARGV[2])
+local nremoved = tonumber(ARGV[3])
+local i = 4
+for _ = 1, njobs do
+  redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
+  i = i + 2
+end
+for _ = 1, nremoved do
+  redis.call('HDEL', KEYS[2], ARGV[i])
+  i = i + 1
+end
+for k = 1, njobs do
+  local roster = KEYS[2 + k]
+  local n = tonumber(ARGV[i])
+  i = i + 1
+  redis.call('DEL', roster)
+  for _ = 1, n do
+    redis.call('HSET', roster, ARGV[i], ARGV[i + 1])
+    i = i + 2
+  end
+end
+return redis.call('INCR', KEYS[1])
+`;
+
+declare module "ioredis" {
+  interface RedisCommander<Context> {
+    maroCommit(numKeys: number, ...keysAndArgs: (string | number)[]): Result<number | null, Context>;
+  }
 }
 
 function rosterFields(job: JobRecord): string[] {
@@ -41,6 +77,7 @@ export class RedisStateStore implements StateStore {
     });
     // Connection errors are retried by ioredis; commands wait for the link.
     this.redis.on("error", () => {});
+    this.redis.defineCommand("maroCommit", { lua: COMMIT_SCRIPT });
   }
 
   async connect(): Promise<void> {
@@ -66,31 +103,25 @@ export class RedisStateStore implements StateStore {
     await this.redis.set(this.keys.meta, JSON.stringify(meta));
   }
 
+  /**
+   * One round trip: a Lua script checks the version, writes every job and its
+   * roster, and bumps the version, atomically. Records are serialised before
+   * the first await, so what is written is the state at the call.
+   */
   async commit(expectedVersion: number, jobs: JobRecord[], removedJobs: string[] = []): Promise<number | null> {
-    await this.redis.watch(this.keys.version);
-    const current = Number((await this.redis.get(this.keys.version)) ?? 0);
-    if (current !== expectedVersion) {
-      await this.redis.unwatch();
-      return null;
-    }
-    const tx = this.redis.multi();
-    if (jobs.length > 0) {
-      const fields: string[] = [];
-      for (const job of jobs) fields.push(job.name, JSON.stringify(job));
-      tx.hset(this.keys.jobs, ...fields);
-    }
+    const keys = [this.keys.version, this.keys.jobs];
+    const args: (string | number)[] = [expectedVersion, jobs.length, removedJobs.length];
+    for (const job of jobs) args.push(job.name, JSON.stringify(job));
+    for (const name of removedJobs) args.push(name);
     for (const job of jobs) {
       // The roster is rewritten with the job, in the same transaction: peers
       // never see a placement the master did not commit.
-      const roster = this.keys.roster(job.id);
-      tx.del(roster);
-      tx.hset(roster, ...rosterFields(job));
+      keys.push(this.keys.roster(job.id));
+      const fields = rosterFields(job);
+      args.push(fields.length / 2, ...fields);
     }
-    if (removedJobs.length > 0) tx.hdel(this.keys.jobs, ...removedJobs);
-    tx.incr(this.keys.version);
-    const result = await tx.exec();
-    if (result === null) return null;
-    return expectedVersion + 1;
+    const next = await this.redis.maroCommit(keys.length, ...keys, ...args);
+    return next === null ? null : Number(next);
   }
 
   async saveNode(node: NodeRecord): Promise<void> {

@@ -192,13 +192,14 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
         }),
     );
     const address = `${options.host}:${port}`;
-    const ttlTimer = setInterval(
-      () => {
-        controller.checkHeartbeats().catch((err) => log.error("heartbeat check failed", { error: String(err) }));
-      },
-      // Checked ten times per TTL: a dead node is marked down at most a tenth of a TTL late.
-      Math.max(50, Math.floor(options.heartbeatTtlMs / 10)),
-    );
+    // Checked every 100 ms (or a tenth of a short TTL): a dead node is marked
+    // down at most that late after its TTL runs out.
+    const checkEveryMs = Math.max(20, Math.min(100, Math.floor(options.heartbeatTtlMs / 10)));
+    const ttlTimer = setInterval(() => {
+      controller
+        .checkHeartbeats(checkEveryMs)
+        .catch((err) => log.error("heartbeat check failed", { error: String(err) }));
+    }, checkEveryMs);
     stops.push(async () => clearInterval(ttlTimer));
     const info: MasterInfoFile = {
       pid: process.pid,

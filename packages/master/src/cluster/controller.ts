@@ -192,8 +192,9 @@ export class Controller {
     this.nodeLc.disconnected(nodeName, session);
   }
 
-  checkHeartbeats(): Promise<void> {
-    return this.nodeLc.checkHeartbeats();
+  /** Run every `intervalMs`: see NodeLifecycle.checkHeartbeats. */
+  checkHeartbeats(intervalMs = 0): Promise<void> {
+    return this.nodeLc.checkHeartbeats(intervalMs);
   }
 
   setCordoned(name: string, cordoned: boolean): Promise<NodeRecord> {

@@ -18,6 +18,8 @@ export interface NodeLifecycleHooks {
  * jobs again elsewhere without ever running a replica twice.
  */
 export class NodeLifecycle {
+  private lastCheckMs = 0;
+
   constructor(
     private readonly state: ClusterState,
     private readonly hooks: NodeLifecycleHooks,
@@ -91,10 +93,23 @@ export class NodeLifecycle {
     // quick reconnect (agent restart) loses nothing.
   }
 
-  /** Marks nodes whose heartbeats stopped as down and places their jobs elsewhere. */
-  async checkHeartbeats(): Promise<void> {
+  /**
+   * Marks nodes whose heartbeats stopped as down and places their jobs
+   * elsewhere. `intervalMs` is how often this runs: when the master's own
+   * event loop stalled longer than that, heartbeats may be waiting unread in
+   * its sockets, so the stall is not counted against any node.
+   */
+  async checkHeartbeats(intervalMs = 0): Promise<void> {
     const { state } = this;
     const now = state.now();
+    const gap = this.lastCheckMs > 0 ? now - this.lastCheckMs : 0;
+    this.lastCheckMs = now;
+    if (intervalMs > 0 && gap > 2 * intervalMs) {
+      const stalled = gap - intervalMs;
+      if (stalled >= 1000) state.log.warn("the master stalled; heartbeat deadlines extended", { stalledMs: stalled });
+      for (const node of state.nodes.values()) node.lastHeartbeatMs += stalled;
+      return;
+    }
     await this.expireRetired(now);
     for (const node of state.nodes.values()) {
       if (node.state !== "ready" || now - node.lastHeartbeatMs <= state.options.heartbeatTtlMs) continue;

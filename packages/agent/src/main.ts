@@ -6,13 +6,13 @@ import { createLogger } from "@maro/proto";
 import { AGENT_VERSION, MasterChannel, RefusedError } from "./channel.js";
 import { EnrolError, ensureNodeCertificate } from "./enrol.js";
 import { fetchImageStream } from "./images/fetch.js";
-import { ImageLoader } from "./images/loader.js";
+import type { ImageLoader } from "./images/loader.js";
 import { ownerLabels } from "./launch-spec.js";
 import { LogShipper } from "./logs/shipper.js";
 import { parseNodeLabels } from "./node-labels.js";
 import { NodeMonitor } from "./probes/monitor.js";
 import { applyReservation, measureNode, parseReservation } from "./resources/index.js";
-import { DockerRuntime } from "./runtime/docker.js";
+import type { DockerRuntime } from "./runtime/docker.js";
 import { ProcessRuntime } from "./runtime/process.js";
 import { type ContainerRuntime, RuntimeError } from "./runtime/types.js";
 
@@ -149,8 +149,11 @@ async function main() {
   }
   const owner = ownerLabels(cluster, nodeName);
   let runtime: ContainerRuntime;
+  // dockerode and what uses it (~15 MB of memory) are loaded only for the docker runtime.
+  let docker: DockerRuntime | null = null;
   if (runtimeKind === "docker") {
-    runtime = new DockerRuntime({
+    const { DockerRuntime } = await import("./runtime/docker.js");
+    runtime = docker = new DockerRuntime({
       dockerHost: str("docker-socket") ?? process.env.DOCKER_HOST,
       scopeLabels: owner,
       onWarning: (message) => log.warn(message),
@@ -196,7 +199,7 @@ async function main() {
     runtime,
     owner,
     stateDir,
-    dockerHost: runtime instanceof DockerRuntime ? runtime.dockerHost : undefined,
+    dockerHost: docker?.dockerHost,
     intervalMs: sampleIntervalMs,
     detector: { hungAfterMs },
     sendSample: (sample) => channel.sendSample(sample),
@@ -218,11 +221,10 @@ async function main() {
       monitor.registered();
       const [host, port] = splitHostPort(registered.logSinkAddress);
       if (!host) return;
-      if (runtime instanceof DockerRuntime)
-        runtime.setLogConfig({
-          type: "fluentd",
-          config: { "fluentd-address": `${host}:${port}`, "fluentd-async": "true", "fluentd-request-ack": "true" },
-        });
+      docker?.setLogConfig({
+        type: "fluentd",
+        config: { "fluentd-address": `${host}:${port}`, "fluentd-async": "true", "fluentd-request-ack": "true" },
+      });
       shipper?.setSink({ host, port, sharedKey: registered.logSinkSharedKey });
     },
     labels,
@@ -242,13 +244,15 @@ async function main() {
     runtime,
     log,
   });
-  if (runtime instanceof DockerRuntime)
+  if (docker) {
+    const { ImageLoader } = await import("./images/loader.js");
     loader = new ImageLoader({
-      dockerHost: runtime.dockerHost,
+      dockerHost: docker.dockerHost,
       fetch: (sha256) => fetchImageStream(channel.agentClient, sha256),
       onStatus: (status) => channel.reportImage(status),
       log,
     });
+  }
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;

@@ -162,7 +162,8 @@ describe("docker components from the Engine API", () => {
       await c.start();
     };
     await run(names[0] ?? "", "while :; do :; done");
-    await run(names[1] ?? "", 'x=$(head -c 48m /dev/zero | tr "\\0" a); sleep 100');
+    // The shell must outlive the sleep (busybox sh execs a last command), or x is freed.
+    await run(names[1] ?? "", 'x=$(head -c 48m /dev/zero | tr "\\0" a); sleep 100; echo "$x" | wc -c');
     await run(names[2] ?? "", "sleep 100");
   });
 

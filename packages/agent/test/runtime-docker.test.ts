@@ -103,10 +103,12 @@ describe("DockerRuntime (real dockerd)", () => {
   it("reports exit 3 promptly with stdout and stderr in the tail, then removes the container", async () => {
     const { rt, log } = runtime();
     const name = uniqueName("exit3");
-    const t0 = Date.now();
     await rt.start(spec({ containerName: name, command: ["echo to-stdout; echo to-stderr >&2; exit 3"] }));
+    // Timed from the engine's start, which is slow on a loaded machine: the
+    // exit is event-driven, not found by polling.
+    const t0 = Date.now();
     const exited = await log.waitForExit(name, 10_000);
-    assert.ok(Date.now() - t0 < 5000, `exit took ${Date.now() - t0} ms`);
+    assert.ok(Date.now() - t0 < 5000, `exit reported ${Date.now() - t0} ms after the start`);
     assert.equal(exited.exitCode, 3);
     assert.equal(exited.oomKilled, false);
     assert.match(exited.outputTail, /to-stdout/);

@@ -2,8 +2,10 @@
 // for a second reading inside the engine, ~tens of ms each), all containers
 // at once; cpu is the delta of the container's cpu time between two of our
 // readings, so a container shows up from its second reading on.
+// dockerode is loaded on the first read, so importing the probes costs a
+// process-runtime agent nothing of it.
 
-import Dockerode from "dockerode";
+import type Dockerode from "dockerode";
 import { dockerConnection } from "../runtime/docker-client.js";
 import { type ComponentProbe, type ComponentReading, type ComponentTarget, idsOf } from "./types.js";
 
@@ -30,7 +32,7 @@ interface Last {
 
 export class DockerStatsProbe implements ComponentProbe {
   readonly name = "docker";
-  private readonly docker: Dockerode;
+  private docker: Promise<Dockerode> | null = null;
   private readonly last = new Map<string, Last>();
 
   constructor(
@@ -42,17 +44,29 @@ export class DockerStatsProbe implements ComponentProbe {
       timeoutMs?: number;
     },
   ) {
-    this.docker = new Dockerode(dockerConnection(options.dockerHost));
+    // Checked now, so a bad host fails where the probe is made.
+    dockerConnection(options.dockerHost);
+  }
+
+  private engine(): Promise<Dockerode> {
+    this.docker ??= import("dockerode").then(
+      ({ default: Dockerode }) => new Dockerode(dockerConnection(this.options.dockerHost)),
+    );
+    return this.docker;
   }
 
   async read(): Promise<ComponentReading[]> {
     const targets = (await this.options.targets().catch(() => [])).filter((t) => t.running);
+    const alive = new Set(targets.map((t) => t.containerName));
+    for (const name of this.last.keys()) if (!alive.has(name)) this.last.delete(name);
+    if (targets.length === 0) return [];
+    const docker = await this.engine();
     const timeoutMs = this.options.timeoutMs ?? 5000;
     const results = await Promise.all(
       targets.map(async (t) => {
         const opts = { stream: false as const, "one-shot": true, abortSignal: AbortSignal.timeout(timeoutMs) };
         try {
-          const stats = (await this.docker.getContainer(t.containerName).stats(opts)) as DockerStatsShape;
+          const stats = (await docker.getContainer(t.containerName).stats(opts)) as DockerStatsShape;
           return this.reading(t, stats);
         } catch {
           // Gone between list and stats, or too slow: keep the last reading; the list says when it is gone.
@@ -60,8 +74,6 @@ export class DockerStatsProbe implements ComponentProbe {
         }
       }),
     );
-    const alive = new Set(targets.map((t) => t.containerName));
-    for (const name of this.last.keys()) if (!alive.has(name)) this.last.delete(name);
     return results.filter((r): r is ComponentReading => r !== null);
   }
 

@@ -1,5 +1,5 @@
-import { readFile } from "node:fs/promises";
 import { parseNetDev } from "./proc-parse.js";
+import { readProcFile } from "./proc-read.js";
 import type { NodeProbe, NodeReading } from "./types.js";
 
 /** Bytes per second in and out over the last interval, every interface but loopback (/proc/net/dev). */
@@ -10,7 +10,7 @@ export class NetworkProbe implements NodeProbe {
   constructor(private readonly path = "/proc/net/dev") {}
 
   async read(nowMs: number): Promise<Partial<NodeReading>> {
-    const now = { ...parseNetDev(await readFile(this.path, "utf8")), atMs: nowMs };
+    const now = { ...parseNetDev(await readProcFile(this.path)), atMs: nowMs };
     const prev = this.last;
     this.last = now;
     const seconds = prev ? (now.atMs - prev.atMs) / 1000 : 0;

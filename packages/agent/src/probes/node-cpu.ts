@@ -1,5 +1,5 @@
-import { readFile } from "node:fs/promises";
 import { type CpuTimes, parseCpuTimes } from "./proc-parse.js";
+import { readProcFile } from "./proc-read.js";
 import type { NodeProbe, NodeReading } from "./types.js";
 
 /** Node cpu in millicores used over the last interval, from /proc/stat deltas. */
@@ -10,7 +10,7 @@ export class NodeCpuProbe implements NodeProbe {
   constructor(private readonly path = "/proc/stat") {}
 
   async read(): Promise<Partial<NodeReading>> {
-    const now = parseCpuTimes(await readFile(this.path, "utf8"));
+    const now = parseCpuTimes(await readProcFile(this.path));
     // The first reading averages since boot.
     const prev = this.last ?? { total: 0, idle: 0, cpus: now.cpus };
     this.last = now;

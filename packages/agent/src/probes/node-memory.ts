@@ -1,5 +1,5 @@
-import { readFile } from "node:fs/promises";
 import { parseMeminfo } from "./proc-parse.js";
+import { readProcFile } from "./proc-read.js";
 import type { NodeProbe, NodeReading } from "./types.js";
 
 /** Node memory from /proc/meminfo: used = total - available. */
@@ -9,7 +9,7 @@ export class NodeMemoryProbe implements NodeProbe {
   constructor(private readonly path = "/proc/meminfo") {}
 
   async read(): Promise<Partial<NodeReading>> {
-    const m = parseMeminfo(await readFile(this.path, "utf8"));
+    const m = parseMeminfo(await readProcFile(this.path));
     return { memoryTotalBytes: m.totalBytes, memoryUsedBytes: Math.max(0, m.totalBytes - m.availableBytes) };
   }
 }

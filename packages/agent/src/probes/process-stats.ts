@@ -4,9 +4,10 @@
 // counts. Environments are read once per process; stat and status each tick
 // for the processes of running components only (and new processes, once).
 
-import { readdir, readFile } from "node:fs/promises";
+import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { environValue, parsePidStat, parseVmRss } from "./proc-parse.js";
+import { readProcFile } from "./proc-read.js";
 import { type ComponentProbe, type ComponentReading, type ComponentTarget, idsOf } from "./types.js";
 
 /** USER_HZ: the unit of /proc/<pid>/stat times, 100 on every Linux architecture. */
@@ -59,17 +60,17 @@ export class ProcessStatsProbe implements ComponentProbe {
         // Not a component's process: skip (a pid reused within one interval is missed until the next one).
         if (k && k.name === null) return;
         const dir = join(proc, String(pid));
-        const stat = parsePidStat(await readFile(join(dir, "stat"), "utf8").catch(() => ""));
+        const stat = parsePidStat(await readProcFile(join(dir, "stat")).catch(() => ""));
         if (!stat) return;
         if (!k || k.startTime !== stat.startTime) {
-          const environ = await readFile(join(dir, "environ"), "utf8").catch(() => "");
+          const environ = await readProcFile(join(dir, "environ")).catch(() => "");
           k = { name: environValue(environ, CONTAINER_NAME_ENV) ?? null, startTime: stat.startTime, ticks: 0 };
           this.known.set(pid, k);
         }
         if (k.name === null || !wanted.has(k.name)) return;
         const delta = Math.max(0, stat.cpuTicks - k.ticks);
         k.ticks = stat.cpuTicks;
-        const rss = parseVmRss(await readFile(join(dir, "status"), "utf8").catch(() => ""));
+        const rss = parseVmRss(await readProcFile(join(dir, "status")).catch(() => ""));
         const u = usage.get(k.name) ?? { ticks: 0, rss: 0 };
         u.ticks += delta;
         u.rss += rss;

@@ -5,10 +5,9 @@
 // runs of the same component overlap.
 
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, writeFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
-import { markerWorker, overlaps, readRuns, submit, waitEnded, waitJob, writeFile } from "../support/failure.js";
+import { overlaps, readRuns, startMarkerJob, waitEnded, waitJob } from "../support/failure.js";
 import { netnsUnavailable } from "../support/netns.js";
 import { NetnsCluster } from "../support/netns-cluster.js";
 import { eventually, tempDir } from "../support/tmp.js";
@@ -37,38 +36,14 @@ describe("failure: a node dies with its components", { skip: netnsUnavailable() 
 
   test("the node is down within the TTL, the job moves to the other node and completes, no run overlaps", async (t) => {
     const c = cluster as NetnsCluster;
-    const markers = join(work.path, "markers");
-    mkdirSync(markers);
-    const release = join(work.path, "release");
-    const file = writeFile(
-      work.path,
-      "job.yml",
-      [
-        "name: survivor",
-        "components:",
-        "  w:",
-        "    resources: {cpu: 1, memory: 64m}",
-        "    num: 1",
-        `    command: ["node", "${markerWorker}", "${markers}", "${release}", "60000"]`,
-        "",
-      ].join("\n"),
-    );
     const watch = c.admin().watch();
-    const submitted = await submit(c, file);
-    const first = await waitJob(
-      c,
-      "survivor",
-      (j) => j.components[0]?.state === "running" && j.components[0],
-      20_000,
-      "w-0 to run",
-    );
-    const victim = first.nodeName;
-    const survivor = victim === "node-1" ? "node-2" : "node-1";
-    await eventually(
-      () => readRuns(markers, submitted.id).some((r) => r.node === victim && r.lastMs > r.startMs),
-      10_000,
-      "w-0 to tick",
-    );
+    const {
+      job: submitted,
+      markers,
+      release,
+      victim,
+      other: survivor,
+    } = await startMarkerJob(c, work.path, "survivor", 60_000);
 
     const killedAt = Date.now();
     const killed = await c.killNode(victim);

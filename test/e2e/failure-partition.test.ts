@@ -6,19 +6,9 @@
 // alive: the master stops the stale one on the returning node.
 
 import assert from "node:assert/strict";
-import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { writeFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
-import {
-  envOf,
-  markerWorker,
-  processesWith,
-  readRuns,
-  submit,
-  waitEnded,
-  waitJob,
-  writeFile,
-} from "../support/failure.js";
+import { envOf, processesWith, readRuns, startMarkerJob, waitEnded, waitJob } from "../support/failure.js";
 import { netnsUnavailable } from "../support/netns.js";
 import { NetnsCluster } from "../support/netns-cluster.js";
 import { eventually, sleep, tempDir } from "../support/tmp.js";
@@ -41,33 +31,8 @@ describe("failure: a node is partitioned from the master, then heals", { skip: n
 
   test("after the partition heals only one instance of the component is alive, and the job completes", async (t) => {
     const c = cluster as NetnsCluster;
-    const markers = join(work.path, "markers");
-    mkdirSync(markers);
-    const release = join(work.path, "release");
-    const file = writeFile(
-      work.path,
-      "job.yml",
-      [
-        "name: split",
-        "components:",
-        "  w:",
-        "    resources: {cpu: 1, memory: 64m}",
-        "    num: 1",
-        `    command: ["node", "${markerWorker}", "${markers}", "${release}", "90000"]`,
-        "",
-      ].join("\n"),
-    );
     const watch = c.admin().watch();
-    const job = await submit(c, file);
-    const first = await waitJob(
-      c,
-      "split",
-      (j) => j.components[0]?.state === "running" && j.components[0],
-      20_000,
-      "w-0 to run",
-    );
-    const victim = first.nodeName;
-    const other = victim === "node-1" ? "node-2" : "node-1";
+    const { job, markers, release, victim, other } = await startMarkerJob(c, work.path, "split", 90_000);
     const host = c.agents.get(victim)?.host;
     assert.ok(host);
     const live = () => processesWith({ JOB_ID: job.id, COMPONENT_ID: "w-0" }, "node");

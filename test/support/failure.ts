@@ -3,7 +3,7 @@
 // marker-worker.mjs, and the test Docker engine.
 
 import { execFileSync } from "node:child_process";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { json } from "./cli.js";
 import type { NetnsCluster } from "./netns-cluster.js";
@@ -177,4 +177,58 @@ export function inspect(host: string, container: string): Inspected {
   const parsed = JSON.parse(docker(host, "inspect", container)) as Inspected[];
   if (!parsed[0]) throw new Error(`docker inspect ${container}: nothing`);
   return parsed[0];
+}
+
+export interface MarkerJob {
+  job: JobJson;
+  /** Where each run of w-0 writes its start, ticks and end. */
+  markers: string;
+  /** Creating this file lets the runs finish. */
+  release: string;
+  /** The node w-0 first ran on, and the other one. */
+  victim: string;
+  other: string;
+}
+
+/**
+ * Submits a one-replica job whose component (marker-worker.mjs) records its
+ * runs, and waits until w-0 runs on some node and has ticked there.
+ */
+export async function startMarkerJob(
+  cluster: NetnsCluster,
+  work: string,
+  name: string,
+  runForMs: number,
+): Promise<MarkerJob> {
+  const markers = join(work, "markers");
+  mkdirSync(markers);
+  const release = join(work, "release");
+  const file = writeFile(
+    work,
+    "job.yml",
+    [
+      `name: ${name}`,
+      "components:",
+      "  w:",
+      "    resources: {cpu: 1, memory: 64m}",
+      "    num: 1",
+      `    command: ["node", "${markerWorker}", "${markers}", "${release}", "${runForMs}"]`,
+      "",
+    ].join("\n"),
+  );
+  const job = await submit(cluster, file);
+  const first = await waitJob(
+    cluster,
+    name,
+    (j) => j.components[0]?.state === "running" && j.components[0],
+    20_000,
+    "w-0 to run",
+  );
+  const victim = first.nodeName;
+  await eventually(
+    () => readRuns(markers, job.id).some((r) => r.node === victim && r.lastMs > r.startMs),
+    10_000,
+    "w-0 to tick",
+  );
+  return { job, markers, release, victim, other: victim === "node-1" ? "node-2" : "node-1" };
 }

@@ -15,7 +15,7 @@ import { MasterDaemon } from "./lib/master-daemon.js";
 import { coreShare, mib, procSample, RssWatcher } from "./lib/proc-stat.js";
 import { topFrames } from "./lib/profile.js";
 import { agentHasSampleInterval, RealAgent } from "./lib/real-agent.js";
-import { PROFILES_DIR, type ProfileFrame, round, sleep, writeResult } from "./lib/report-io.js";
+import { PROFILES_DIR, type ProfileFrame, round, runBench, sleep, writeResult } from "./lib/report-io.js";
 
 const WINDOW_S = Number(process.env.BENCH_FOOTPRINT_SECONDS ?? 15);
 const SETTLE_S = 3;
@@ -195,10 +195,4 @@ async function main(): Promise<void> {
   });
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runBench(main);

@@ -16,7 +16,7 @@ import { benchPki } from "./lib/bench-pki.js";
 import { EventWatch, stopJob, submitJob, waitReady } from "./lib/events.js";
 import { MasterDaemon } from "./lib/master-daemon.js";
 import { RealAgent } from "./lib/real-agent.js";
-import { BENCH_ROOT, quantile, round, sleep, writeResult } from "./lib/report-io.js";
+import { BENCH_ROOT, quantile, round, runBench, sleep, writeResult } from "./lib/report-io.js";
 
 const run = promisify(execFile);
 const RUNS = Number(process.env.BENCH_DOCKER_RUNS ?? 20);
@@ -208,10 +208,4 @@ async function main(): Promise<void> {
   });
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runBench(main);

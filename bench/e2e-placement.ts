@@ -23,7 +23,16 @@ import { BENCH_CLUSTER, type BenchPki, benchPki, type NodeCert } from "./lib/ben
 import { MasterDaemon } from "./lib/master-daemon.js";
 import { coreShare, mib, procSample } from "./lib/proc-stat.js";
 import { topFrames } from "./lib/profile.js";
-import { PROFILES_DIR, type ProfileFrame, quantile, round, sleep, until, writeResult } from "./lib/report-io.js";
+import {
+  PROFILES_DIR,
+  type ProfileFrame,
+  quantile,
+  round,
+  runBench,
+  sleep,
+  until,
+  writeResult,
+} from "./lib/report-io.js";
 import { SimAgent } from "./lib/sim-agent.js";
 
 const NODES = Number(process.env.BENCH_E2E_NODES ?? 500);
@@ -366,10 +375,4 @@ async function main(): Promise<void> {
   });
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runBench(main);

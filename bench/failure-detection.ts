@@ -12,7 +12,7 @@ import { type BenchPki, benchPki, type NodeCert } from "./lib/bench-pki.js";
 import { EventWatch, stopJob, submitJob, waitReady } from "./lib/events.js";
 import { MasterDaemon } from "./lib/master-daemon.js";
 import { RealAgent } from "./lib/real-agent.js";
-import { quantile, round, sleep, writeResult } from "./lib/report-io.js";
+import { quantile, round, runBench, sleep, writeResult } from "./lib/report-io.js";
 
 const RUNS = Number(process.env.BENCH_FAILURE_RUNS ?? 5);
 const RESCHEDULE_WAIT_MS = 15_000;
@@ -152,10 +152,4 @@ async function main(): Promise<void> {
   });
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runBench(main);

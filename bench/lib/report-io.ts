@@ -94,3 +94,14 @@ export async function until<T>(
     await sleep(stepMs);
   }
 }
+
+/** Runs a benchmark's main and exits: 0 when it finished, 1 (with the error) when it threw. */
+export function runBench(main: () => Promise<void>): void {
+  main().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
+}

@@ -12,7 +12,7 @@ import { z } from "zod";
 import { describeValue, SpecError, type SpecIssue } from "./errors.js";
 import { cpu, dnsLabel, FieldProblem, field, gpu, memory, oneOf, port } from "./fields.js";
 import { parseWith } from "./issues.js";
-import { loadYamlFile, locateIssues } from "./load-yaml.js";
+import { loadAndValidate } from "./load-yaml.js";
 import { suggest } from "./suggest.js";
 
 export type Runtime = "process" | "docker";
@@ -182,11 +182,5 @@ export function validateDeployment(doc: unknown): LocalDeployment {
 
 /** Reads and validates a deployment file. Throws SpecError with file positions. */
 export function loadDeployment(path: string): LocalDeployment {
-  const loaded = loadYamlFile(path);
-  try {
-    return validateDeployment(loaded.value);
-  } catch (error) {
-    if (error instanceof SpecError) throw locateIssues(error, loaded);
-    throw error;
-  }
+  return loadAndValidate(path, validateDeployment);
 }

@@ -17,7 +17,7 @@ import type { Runtime } from "./deployment.js";
 import { describeValue, SpecError, type SpecIssue } from "./errors.js";
 import { dnsLabel, FieldProblem, field, oneOf, wholeNumber } from "./fields.js";
 import { parseWith } from "./issues.js";
-import { loadYamlFile, locateIssues } from "./load-yaml.js";
+import { loadAndValidate } from "./load-yaml.js";
 import { suggest } from "./suggest.js";
 
 export { MAX_REPLICAS_PER_COMPONENT, RESTART_POLICIES, SPREAD_ACROSS, type SpreadAcross } from "./component.js";
@@ -228,11 +228,7 @@ export function validateJob(doc: unknown, options: JobOptions): ValidJobSpec {
 
 /** Reads and validates a job file; sourceDir is the file's absolute directory. Throws SpecError with positions. */
 export function loadJob(path: string, options: { runtime: Runtime }): ValidJobSpec {
-  const loaded = loadYamlFile(path);
-  try {
-    return validateJob(loaded.value, { runtime: options.runtime, sourceDir: dirname(resolve(path)) });
-  } catch (error) {
-    if (error instanceof SpecError) throw locateIssues(error, loaded);
-    throw error;
-  }
+  return loadAndValidate(path, (doc) =>
+    validateJob(doc, { runtime: options.runtime, sourceDir: dirname(resolve(path)) }),
+  );
 }

@@ -223,3 +223,17 @@ export function splitPath(path: string): (string | number)[] {
   }
   return out;
 }
+
+/**
+ * Reads a YAML file and validates its document; a SpecError raised by the
+ * validator comes back with file positions.
+ */
+export function loadAndValidate<T>(path: string, validate: (doc: unknown) => T): T {
+  const loaded = loadYamlFile(path);
+  try {
+    return validate(loaded.value);
+  } catch (error) {
+    if (error instanceof SpecError) throw locateIssues(error, loaded);
+    throw error;
+  }
+}

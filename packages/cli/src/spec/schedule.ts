@@ -27,7 +27,7 @@ import {
   toComponentSpecs,
   type ValidJobSpec,
 } from "./job.js";
-import { loadYamlFile, locateIssues } from "./load-yaml.js";
+import { loadAndValidate } from "./load-yaml.js";
 
 /** Jobs one schedule may start. */
 export const MAX_SCHEDULE_JOBS = 1000;
@@ -149,11 +149,7 @@ export function validateSchedule(doc: unknown, options: ScheduleOptions): ValidS
 
 /** Reads and validates a schedule file. Throws SpecError with positions. */
 export function loadSchedule(path: string, options: { runtime: Runtime }): ValidSchedule {
-  const loaded = loadYamlFile(path);
-  try {
-    return validateSchedule(loaded.value, { runtime: options.runtime, sourceDir: dirname(resolve(path)) });
-  } catch (error) {
-    if (error instanceof SpecError) throw locateIssues(error, loaded);
-    throw error;
-  }
+  return loadAndValidate(path, (doc) =>
+    validateSchedule(doc, { runtime: options.runtime, sourceDir: dirname(resolve(path)) }),
+  );
 }

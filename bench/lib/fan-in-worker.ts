@@ -7,11 +7,13 @@
 // not know, which the master answers with StopContainer.
 // Talks to bench/fan-in.ts over the fork IPC channel.
 import { monitorEventLoopDelay } from "node:perf_hooks";
+import type { SecureContext } from "node:tls";
 import { type BenchPki, benchPki, type NodeCert } from "./bench-pki.js";
 import { sleep } from "./report-io.js";
-import { SimAgent } from "./sim-agent.js";
+import { agentSecureContext, SimAgent } from "./sim-agent.js";
 
 export type WorkerRequest =
+  | { cmd: "prepare"; from: number; count: number }
   | {
       cmd: "start";
       address: string;
@@ -41,7 +43,7 @@ export interface WorkerReport {
   loopDelayP99Ms: number;
 }
 
-export type WorkerMessage = { kind: "ready" } | { kind: "report"; report: WorkerReport };
+export type WorkerMessage = { kind: "ready" } | { kind: "prepared" } | { kind: "report"; report: WorkerReport };
 
 const PROBE_EVERY = 5;
 
@@ -59,14 +61,29 @@ async function main(): Promise<void> {
   loop.enable();
   const send = (m: WorkerMessage) => process.send?.(m);
 
+  // Each agent's own TLS context, built before the connect phase as a real agent builds it when it starts.
+  let prepared: { cert: NodeCert; context: SecureContext }[] = [];
+  const prepare = async (from: number, count: number) => {
+    const certs: NodeCert[] = (await pki.nodeCerts(from + count)).slice(from);
+    prepared = certs.map((cert) => ({ cert, context: agentSecureContext(pki.ca.certPem, cert) }));
+  };
+  let pending = 0;
+
   const start = async (req: Extract<WorkerRequest, { cmd: "start" }>) => {
-    const certs: NodeCert[] = (await pki.nodeCerts(req.from + req.count)).slice(req.from);
+    if (prepared.length !== req.count) await prepare(req.from, req.count);
     const batch = Math.max(1, Math.round(req.connectPerSecond / 20));
-    for (const cert of certs) {
+    for (const { cert, context } of prepared) {
+      pending++;
+      let waiting = true;
+      const settle = () => {
+        if (waiting) pending--;
+        waiting = false;
+      };
       const agent = new SimAgent({
         address: req.address,
         caPem: pki.ca.certPem,
         cert,
+        secureContext: context,
         cluster: req.cluster,
         allocatable: { cpuMillis: 32_000, memoryBytes: 128 * 2 ** 30, gpu: 0 },
         sampleIntervalMs: 1000,
@@ -83,10 +100,12 @@ async function main(): Promise<void> {
             rtts.push(performance.now() - sent);
           },
           onEnded: (a, reason) => {
+            settle();
             if (reason !== "closed" && endReasons.length < 5)
               endReasons.push(`${a.registered ? "" : "before registering: "}${reason}`);
           },
           onRegistered: (a) => {
+            settle();
             // Fallback probe, every PROBE_EVERY heartbeat intervals, once it is clear no Pong comes.
             let tick = 0;
             const timer = setInterval(() => {
@@ -104,12 +123,16 @@ async function main(): Promise<void> {
       agents.push(agent);
       if (agents.length % batch === 0) await sleep(50);
       // Closed loop: connect no faster than the master registers.
-      while (agents.filter((a) => !a.registered && !a.ended).length >= req.maxPending) await sleep(20);
+      while (pending >= req.maxPending) await sleep(20);
     }
+    prepared = [];
   };
 
   process.on("message", async (req: WorkerRequest) => {
-    if (req.cmd === "start") {
+    if (req.cmd === "prepare") {
+      await prepare(req.from, req.count);
+      send({ kind: "prepared" });
+    } else if (req.cmd === "start") {
       await start(req);
     } else if (req.cmd === "reset") {
       rtts = [];

@@ -67,6 +67,9 @@ function rosterFields(job: JobRecord): string[] {
 export class RedisStateStore implements StateStore {
   readonly redis: Redis;
   private readonly keys: Keys;
+  /** Node records waiting for the next HSET (name → JSON), and the promise of that HSET. */
+  private readonly nodeBatch = new Map<string, string>();
+  private nodeFlush: Promise<void> | null = null;
 
   constructor(options: RedisStoreOptions) {
     this.keys = clusterKeys(options.cluster);
@@ -124,8 +127,25 @@ export class RedisStateStore implements StateStore {
     return next === null ? null : Number(next);
   }
 
-  async saveNode(node: NodeRecord): Promise<void> {
-    await this.redis.hset(this.keys.nodes, node.name, JSON.stringify(node));
+  /**
+   * Node records saved in this turn of the event loop go to Redis together, in
+   * one HSET (one write and, with appendfsync always, one fsync for many agents
+   * registering at once). Each caller's promise settles when that HSET has: the
+   * record is persisted (or the save failed) before the caller goes on. The
+   * record is serialised now, so later changes wait for the next save.
+   */
+  saveNode(node: NodeRecord): Promise<void> {
+    this.nodeBatch.set(node.name, JSON.stringify(node));
+    if (!this.nodeFlush)
+      this.nodeFlush = new Promise<void>((resolve, reject) => {
+        setImmediate(() => {
+          const fields = [...this.nodeBatch].flat();
+          this.nodeBatch.clear();
+          this.nodeFlush = null;
+          this.redis.hset(this.keys.nodes, ...fields).then(() => resolve(), reject);
+        });
+      });
+    return this.nodeFlush;
   }
 
   async loadJoinToken(): Promise<JoinTokenRecord | null> {

@@ -17,7 +17,7 @@ import { topFrames } from "./lib/profile.js";
 import { agentHasSampleInterval, RealAgent } from "./lib/real-agent.js";
 import { PROFILES_DIR, type ProfileFrame, round, runBench, sleep, writeResult } from "./lib/report-io.js";
 
-const WINDOW_S = Number(process.env.BENCH_FOOTPRINT_SECONDS ?? 15);
+const WINDOW_S = Number(process.env.BENCH_FOOTPRINT_SECONDS ?? 10);
 const SETTLE_S = 3;
 const DOCKER = process.env.BENCH_FOOTPRINT_DOCKER !== "0" && existsSync("/run/maro-test/docker.sock");
 const ANCHOR = "kubelet ~200 MiB RSS and ~0.1 core at rest";

@@ -49,6 +49,10 @@ export class LogShipper {
   private watcher: ReturnType<typeof watch> | null = null;
   private tick: NodeJS.Timeout | null = null;
   private backoffMs = 200;
+  /** One read buffer for every batch: drains never overlap. */
+  private readonly buf = Buffer.allocUnsafe(256 * 1024);
+  /** What the state file holds now, so an unchanged state is not written again. */
+  private saved = "";
 
   constructor(private readonly options: ShipperOptions) {
     if (existsSync(options.stateFile)) {
@@ -137,8 +141,10 @@ export class LogShipper {
       for (;;) {
         const batch = await this.readBatch(t);
         if (batch.lines.length > 0) await this.send(t.tag, batch.lines);
-        t.offset = batch.nextOffset;
-        this.save();
+        if (batch.nextOffset !== t.offset) {
+          t.offset = batch.nextOffset;
+          this.save();
+        }
         if (batch.atEnd) break;
       }
       if (t.ended) {
@@ -158,7 +164,9 @@ export class LogShipper {
       return { lines: [], nextOffset: t.offset, atEnd: true };
     }
     try {
-      const buf = Buffer.alloc(256 * 1024);
+      // Nothing new since the last batch: no read (the common case at every tick).
+      if ((await handle.stat()).size <= t.offset && !t.ended) return { lines: [], nextOffset: t.offset, atEnd: true };
+      const buf = this.buf;
       const { bytesRead } = await handle.read(buf, 0, buf.length, t.offset);
       const lines: string[] = [];
       let consumed = 0;
@@ -191,8 +199,11 @@ export class LogShipper {
   }
 
   private save(): void {
+    const state = JSON.stringify([...this.tracked.values()]);
+    if (state === this.saved) return;
     const tmp = `${this.options.stateFile}.tmp`;
-    writeFileSync(tmp, JSON.stringify([...this.tracked.values()]));
+    writeFileSync(tmp, state);
     renameSync(tmp, this.options.stateFile);
+    this.saved = state;
   }
 }

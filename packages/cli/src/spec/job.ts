@@ -215,13 +215,25 @@ export function validateJob(doc: unknown, options: JobOptions): ValidJobSpec {
   const parsed = parseWith(schemas[options.runtime], doc);
   const issues = [...(parsed.ok ? [] : parsed.issues), ...replicaIssues(doc)];
   if (!parsed.ok || issues.length > 0) throw new SpecError(issues);
-  const { data } = parsed;
+  return toJobSpec(parsed.data, options.sourceDir ?? "");
+}
+
+/** The fields a job file and a schedule file share, parsed → a wire JobSpec. */
+export function toJobSpec(
+  data: {
+    name: string;
+    allocation: { mode: AllocationMode; metric: AllocationMetric | "" };
+    components: Record<string, ParsedComponent>;
+    priority: number;
+  },
+  sourceDir: string,
+): ValidJobSpec {
   return {
     name: data.name,
     allocationMode: data.allocation.mode,
     allocationMetric: data.allocation.metric,
     components: toComponentSpecs(data.components),
-    sourceDir: options.sourceDir ?? "",
+    sourceDir,
     priority: data.priority,
   };
 }

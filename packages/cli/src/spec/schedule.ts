@@ -19,14 +19,7 @@ import type { Runtime } from "./deployment.js";
 import { describeValue, SpecError, type SpecIssue } from "./errors.js";
 import { dnsLabel, dnsLabelProblem } from "./fields.js";
 import { parseWith } from "./issues.js";
-import {
-  isRecord,
-  MAX_JOB_REPLICAS,
-  replicaIssues,
-  sharedJobFields,
-  toComponentSpecs,
-  type ValidJobSpec,
-} from "./job.js";
+import { isRecord, MAX_JOB_REPLICAS, replicaIssues, sharedJobFields, toJobSpec, type ValidJobSpec } from "./job.js";
 import { loadAndValidate } from "./load-yaml.js";
 
 /** Jobs one schedule may start. */
@@ -133,18 +126,7 @@ export function validateSchedule(doc: unknown, options: ScheduleOptions): ValidS
   }
   if (!parsed.ok || issues.length > 0) throw new SpecError(issues);
   const { data } = parsed;
-  return {
-    name: data.name,
-    jobNames: data.job_names,
-    template: {
-      name: data.name,
-      allocationMode: data.allocation.mode,
-      allocationMetric: data.allocation.metric,
-      components: toComponentSpecs(data.components),
-      sourceDir: options.sourceDir ?? "",
-      priority: data.priority,
-    },
-  };
+  return { name: data.name, jobNames: data.job_names, template: toJobSpec(data, options.sourceDir ?? "") };
 }
 
 /** Reads and validates a schedule file. Throws SpecError with positions. */

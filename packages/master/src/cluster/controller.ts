@@ -99,16 +99,19 @@ export class Controller {
     return found ? { job: found.job, nodeId: found.component.nodeId, componentId: found.component.id } : undefined;
   }
 
-  allocatedOn(nodeId: string): { cpuMillis: number; memoryBytes: number; gpu: number } {
-    const sum = { cpuMillis: 0, memoryBytes: 0, gpu: 0 };
+  /** What replicas hold on each node, summed in one pass over the jobs. */
+  allocatedByNode(): Map<string, { cpuMillis: number; memoryBytes: number; gpu: number }> {
+    const sums = new Map<string, { cpuMillis: number; memoryBytes: number; gpu: number }>();
     for (const job of this.state.jobs.values())
-      for (const c of job.components)
-        if (c.nodeId === nodeId && holdsResources(c)) {
-          sum.cpuMillis += c.resources.cpuMillis;
-          sum.memoryBytes += c.resources.memoryBytes;
-          sum.gpu += c.resources.gpu;
-        }
-    return sum;
+      for (const c of job.components) {
+        if (!holdsResources(c)) continue;
+        let sum = sums.get(c.nodeId);
+        if (!sum) sums.set(c.nodeId, (sum = { cpuMillis: 0, memoryBytes: 0, gpu: 0 }));
+        sum.cpuMillis += c.resources.cpuMillis;
+        sum.memoryBytes += c.resources.memoryBytes;
+        sum.gpu += c.resources.gpu;
+      }
+    return sums;
   }
 
   // ---- jobs --------------------------------------------------------------

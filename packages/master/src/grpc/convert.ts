@@ -84,3 +84,16 @@ export function nodeToProto(
     clockSkewMs: telemetry?.clockSkewMs(node.name) ?? 0,
   };
 }
+
+/** What the node view needs of the cluster. */
+export interface NodeFacts {
+  allocatedByNode(): Map<string, { cpuMillis: number; memoryBytes: number; gpu: number }>;
+  isConnected(nodeName: string): boolean;
+}
+
+/** Node records → wire messages with what each holds (one pass over the jobs for all of them). */
+export function nodesToProto(nodes: NodeRecord[], facts: NodeFacts, telemetry?: TelemetryView): Node[] {
+  const allocated = facts.allocatedByNode();
+  const none = { cpuMillis: 0, memoryBytes: 0, gpu: 0 };
+  return nodes.map((n) => nodeToProto(n, allocated.get(n.id) ?? none, facts.isConnected(n.name), telemetry));
+}

@@ -43,7 +43,7 @@ export function allHandlers(deps: HandlerDeps): { master: MasterHandlers; agent:
       ...dataHandlers(deps.dataRoot, guard),
       ...logsHandlers(deps.logs, deps.controller, guard),
       ...imageHandlers(deps.images, admin),
-      ...nodeHandlers(deps.controller, deps.log),
+      ...nodeHandlers(deps.controller, deps.log, deps.telemetry),
       ...scheduleHandlers(deps.controller, deps.log),
       ...telemetryHandlers(deps.telemetry, deps.log),
     },

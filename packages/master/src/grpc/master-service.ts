@@ -6,7 +6,7 @@ import { MaroError, toGrpcError } from "../errors.js";
 import { requireIdentity } from "../security/identity.js";
 import type { Enrolment } from "../security/join.js";
 import { MASTER_VERSION } from "../version.js";
-import { jobToProto, nodeToProto, type TelemetryView } from "./convert.js";
+import { jobToProto, nodesToProto, type TelemetryView } from "./convert.js";
 import { adminGuard } from "./guard.js";
 
 export interface StatusInfo {
@@ -47,11 +47,7 @@ export function clusterHandlers(
     StopJob: unary(async (req) => ({ job: jobToProto(await controller.stopJob(requireName(req.name)), nodeName) })),
     ListJobs: unary(() => ({ jobs: controller.listJobs().map((j) => jobToProto(j, nodeName, telemetry)) })),
     GetJob: unary((req) => jobToProto(controller.getJob(requireName(req.name)), nodeName, telemetry)),
-    ListNodes: unary(() => ({
-      nodes: controller
-        .listNodes()
-        .map((n) => nodeToProto(n, controller.allocatedOn(n.id), controller.isConnected(n.name), telemetry)),
-    })),
+    ListNodes: unary(() => ({ nodes: nodesToProto(controller.listNodes(), controller, telemetry) })),
     GetClusterStatus: unary((): ClusterStatus => {
       const nodes = controller.listNodes();
       const jobsByState: Record<string, number> = {};
@@ -59,11 +55,12 @@ export function clusterHandlers(
       const allocatable = { cpuMillis: 0, memoryBytes: 0, gpu: 0 };
       const allocated = { cpuMillis: 0, memoryBytes: 0, gpu: 0 };
       let ready = 0;
+      const held = controller.allocatedByNode();
       for (const n of nodes) {
         const up = n.state === "ready" && controller.isConnected(n.name);
         if (!up) continue;
         ready++;
-        const a = controller.allocatedOn(n.id);
+        const a = held.get(n.id) ?? { cpuMillis: 0, memoryBytes: 0, gpu: 0 };
         allocatable.cpuMillis += n.allocatable.cpuMillis;
         allocatable.memoryBytes += n.allocatable.memoryBytes;
         allocatable.gpu += n.allocatable.gpu;

@@ -1,13 +1,14 @@
-import type { Logger, MasterHandlers } from "@maro/proto";
+import type { Logger, MasterHandlers, Node } from "@maro/proto";
 import type { Controller } from "../cluster/controller.js";
 import { MaroError } from "../errors.js";
-import { nodeToProto } from "./convert.js";
+import { nodesToProto, type TelemetryView } from "./convert.js";
 import { adminGuard } from "./guard.js";
 
 /** Cordon, uncordon and drain. */
 export function nodeHandlers(
   controller: Controller,
   log: Logger,
+  telemetry?: TelemetryView,
 ): Pick<MasterHandlers, "CordonNode" | "UncordonNode" | "DrainNode"> {
   const { unary } = adminGuard(log);
   const name = (n: string) => {
@@ -15,7 +16,7 @@ export function nodeHandlers(
     return n;
   };
   const view = (n: Awaited<ReturnType<Controller["setCordoned"]>>) =>
-    nodeToProto(n, controller.allocatedOn(n.id), controller.isConnected(n.name));
+    nodesToProto([n], controller, telemetry)[0] as Node;
   return {
     CordonNode: unary(async (req) => view(await controller.setCordoned(name(req.name), true))),
     UncordonNode: unary(async (req) => view(await controller.setCordoned(name(req.name), false))),

@@ -105,8 +105,8 @@ export class Controller {
     for (const job of this.state.jobs.values())
       for (const c of job.components) {
         if (!holdsResources(c)) continue;
-        let sum = sums.get(c.nodeId);
-        if (!sum) sums.set(c.nodeId, (sum = { cpuMillis: 0, memoryBytes: 0, gpu: 0 }));
+        const sum = sums.get(c.nodeId) ?? { cpuMillis: 0, memoryBytes: 0, gpu: 0 };
+        sums.set(c.nodeId, sum);
         sum.cpuMillis += c.resources.cpuMillis;
         sum.memoryBytes += c.resources.memoryBytes;
         sum.gpu += c.resources.gpu;

@@ -30,6 +30,9 @@ const say = (text) => console.log(`${me}: ${text}`);
 // ---- receiving: what the previous component sends --------------------------
 
 let received = Number((await redis.hget(ringKey, `${me}:recv`)) ?? 0);
+// Progress found in Redis at start means this is a restart; `received` moves
+// once peers deliver, so it cannot tell later.
+const receivedAtStart = received;
 let wake = () => {};
 
 async function onMessage(message) {
@@ -163,7 +166,7 @@ async function deliver(round) {
 // ---- the rounds ---------------------------------------------------------------
 
 const sent = Number((await redis.hget(ringKey, `${me}:sent`)) ?? 0);
-if (sent > 0 || received > 0) say(`restarted: resuming after round ${sent} sent, ${received} received`);
+if (sent > 0 || receivedAtStart > 0) say(`restarted: resuming after round ${sent} sent, ${receivedAtStart} received`);
 for (let round = sent + 1; round <= rounds; round++) {
   await deliver(round);
   await redis.hset(ringKey, `${me}:sent`, round);
